@@ -1,0 +1,35 @@
+import express from 'express';
+import { allowAll, createRegistry, fsStorage, memoryStorage } from '../lib/index.js';
+
+// Configuration (all optional): PORT, BERTH_STORE (fs | memory), BERTH_DATA_DIR.
+const port = Number(process.env.PORT ?? 5000);
+const store = process.env.BERTH_STORE ?? 'fs';
+const dataDir = process.env.BERTH_DATA_DIR ?? './data';
+if (store !== 'fs' && store !== 'memory') throw new Error(`BERTH_STORE must be "fs" or "memory" (got "${store}")`);
+
+const app = express();
+app.disable('x-powered-by');
+
+// The host app's own middleware and routes live beside the registry.
+app.use(express.json());
+app.get('/', (_req, res) => {
+  res.type('html').send(`<h1>berth example app</h1><p>The registry answers at <code>/v2/</code>; try <a href="/v2/_catalog">/v2/_catalog</a>.</p>`);
+});
+app.get('/healthz', (_req, res) => {
+  res.json({ ok: true, store });
+});
+
+// The registry. allowAll lets anyone push and delete: fine on 127.0.0.1, never on a shared network.
+const registry = createRegistry({
+  storage: store === 'memory' ? memoryStorage() : fsStorage({ root: dataDir }),
+  authorize: allowAll,
+});
+app.use(registry);
+
+const server = app.listen(port, () => {
+  console.log(`berth example app on http://127.0.0.1:${port} (store: ${store}${store === 'fs' ? `, data: ${dataDir}` : ''})`);
+});
+// Large blobs take longer than Node's default 5-minute request timeout.
+server.requestTimeout = 0;
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => server.close(() => process.exit(0)));

@@ -1,0 +1,117 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { RegistryError } from './errors.js';
+
+/** The request as the router sees it: Node's, plus what Express adds when it is there. */
+export type RegistryRequest = IncomingMessage & { baseUrl?: string; body?: unknown; _body?: boolean };
+
+/**
+ * The request body as a stream. When a body parser mounted before the registry (express.raw(),
+ * express.text()) already read it, its result is used; a body parsed into an object cannot give back
+ * the bytes it was made of, so it is refused with an explanation.
+ */
+export function requestBody(req: RegistryRequest): Readable {
+  if (!req._body) return req;
+  const body = req.body;
+  if (Buffer.isBuffer(body)) return Readable.from([body]);
+  if (typeof body === 'string') return Readable.from([Buffer.from(body)]);
+  throw new RegistryError(
+    'BLOB_UPLOAD_INVALID',
+    'the request body was parsed by a body parser mounted before the registry; mount the registry before express.json()/urlencoded() or limit their `type`',
+  );
+}
+
+/** True when the request carries no body at all, so an append can be skipped. */
+export function hasNoBody(req: RegistryRequest): boolean {
+  if (req._body) return Buffer.isBuffer(req.body) ? req.body.length === 0 : typeof req.body === 'string' ? req.body === '' : false;
+  const length = req.headers['content-length'];
+  return length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined);
+}
+
+/** Reads a whole small body (a manifest), refusing more than `limit` bytes with 413. */
+export async function readSmallBody(req: RegistryRequest, limit: number): Promise<Buffer> {
+  const tooLarge = () =>
+    new RegistryError('MANIFEST_INVALID', `manifest is larger than the limit of ${limit} bytes`, { status: 413 });
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of requestBody(req) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** One query parameter; repeating it is a client error. */
+export function queryParam(query: URLSearchParams, name: string): string | undefined {
+  const values = query.getAll(name);
+  if (values.length > 1) throw new RegistryError('UNSUPPORTED', `query parameter "${name}" given more than once`, { status: 400 });
+  return values[0];
+}
+
+/** `n` of the tag and catalog lists: a non-negative integer. */
+export function pageSize(query: URLSearchParams): number | undefined {
+  const n = queryParam(query, 'n');
+  if (n === undefined || n === '') return undefined;
+  if (!/^\d{1,9}$/.test(n)) throw new RegistryError('UNSUPPORTED', `query parameter "n" must be a non-negative integer (got "${n}")`, { status: 400 });
+  return Number(n);
+}
+
+/**
+ * An upload `Content-Range` (`<start>-<end>`, inclusive). Also accepts the `bytes ` / `bytes=` prefix and
+ * `/<total>` suffix some clients add.
+ */
+export function parseContentRange(header: string): { start: number; end: number } | undefined {
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
+  if (!m) return undefined;
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  return end >= start && Number.isSafeInteger(end) ? { start, end } : undefined;
+}
+
+/**
+ * An HTTP `Range` on blob GET (RFC 9110): one `bytes=` range, resolved against `size` to an
+ * end-exclusive range. `undefined` = serve the whole blob (absent or several ranges); `null` = unsatisfiable.
+ */
+export function parseByteRange(header: string | undefined, size: number): { start: number; end: number } | undefined | null {
+  if (header === undefined) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m) return undefined;
+  const [, first = '', last = ''] = m;
+  if (first === '' && last === '') return undefined;
+  if (first === '') {
+    const suffix = Number(last);
+    if (suffix === 0 || size === 0) return null;
+    return { start: Math.max(size - suffix, 0), end: size };
+  }
+  const start = Number(first);
+  if (start >= size) return null;
+  const end = last === '' ? size : Math.min(Number(last) + 1, size);
+  if (end <= start) return undefined;
+  return { start, end };
+}
+
+/** The `Range` header of an upload holding `size` bytes (`0-0` when empty, as distribution sends). */
+export function uploadRange(size: number): string {
+  return `0-${Math.max(size - 1, 0)}`;
+}
+
+/** Ends a response without a body, setting `Content-Length: 0` so keep-alive clients need not guess. */
+export function endEmpty(res: ServerResponse, status: number, headers: Record<string, string | number> = {}): void {
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader('Content-Length', 0);
+  res.end();
+}
+
+/** Sends a JSON document with an exact media type (never `; charset=…`). */
+export function sendJson(res: ServerResponse, status: number, mediaType: string, value: unknown, headers: Record<string, string> = {}): void {
+  const body = Buffer.from(JSON.stringify(value));
+  res.statusCode = status;
+  for (const [name, v] of Object.entries(headers)) res.setHeader(name, v);
+  res.setHeader('Content-Type', mediaType);
+  res.setHeader('Content-Length', body.length);
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}

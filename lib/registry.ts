@@ -1,0 +1,117 @@
+import type { ServerResponse } from 'node:http';
+import { type Context, type Handler, createContext } from './context.js';
+import { RegistryError, RegistryErrors, sendError } from './errors.js';
+import type { RegistryRequest } from './http.js';
+import { isRepositoryName } from './names.js';
+import { type RegistryOptions, resolveOptions } from './options.js';
+import { baseRoutes } from './routes/base.js';
+import { blobRoutes } from './routes/blobs.js';
+import { manifestRoutes } from './routes/manifests.js';
+import { referrerRoutes } from './routes/referrers.js';
+import { tagRoutes } from './routes/tags.js';
+import { uploadRoutes } from './routes/uploads.js';
+import type { Storage } from './storage/types.js';
+
+type Next = (err?: unknown) => void;
+
+/** An Express-compatible router: `app.use(registry)` (Express 4.21+ or 5) or any `(req, res, next)` host. */
+export interface Registry {
+  (req: RegistryRequest, res: ServerResponse, next: Next): void;
+  /** The store the registry was created with, for host code (portal pages, maintenance jobs). */
+  readonly storage: Storage;
+}
+
+interface Route {
+  /** Anchored on the path after the mount point. A repository name is `(.+)`: greedy, so it takes every component up to the last route suffix. */
+  pattern: RegExp;
+  /** Whether group 1 is a repository name to validate. */
+  named: boolean;
+  methods: Partial<Record<string, Handler>>;
+}
+
+function routes(ctx: Context): Route[] {
+  const base = baseRoutes(ctx);
+  const blobs = blobRoutes(ctx);
+  const uploads = uploadRoutes(ctx);
+  const manifests = manifestRoutes(ctx);
+  const tags = tagRoutes(ctx);
+  const referrers = referrerRoutes(ctx);
+  // upload routes come before blob routes: /blobs/uploads/ would otherwise read as a blob digest
+  return [
+    { pattern: /^\/v2\/?$/, named: false, methods: { GET: base.ping, HEAD: base.ping } },
+    { pattern: /^\/v2\/_catalog$/, named: false, methods: { GET: base.catalog } },
+    { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, named: true, methods: { POST: uploads.startUpload } },
+    {
+      pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
+      named: true,
+      methods: { GET: uploads.uploadStatus, PATCH: uploads.patchUpload, PUT: uploads.finishUpload, DELETE: uploads.cancelUpload },
+    },
+    { pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, named: true, methods: { GET: blobs.getBlob, HEAD: blobs.headBlob, DELETE: blobs.deleteBlob } },
+    {
+      pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
+      named: true,
+      methods: { GET: manifests.getManifest, HEAD: manifests.headManifest, PUT: manifests.putManifest, DELETE: manifests.deleteManifest },
+    },
+    { pattern: /^\/v2\/(.+)\/tags\/list$/, named: true, methods: { GET: tags.listTags } },
+    { pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, named: true, methods: { GET: referrers.listReferrers } },
+  ];
+}
+
+/**
+ * Creates the registry router. It answers everything under `/v2` and passes every other path to
+ * the host app. Errors the registry understands become OCI error envelopes; anything else (a store
+ * failing) goes to the host's error handler through `next(err)`.
+ *
+ *     app.use(createRegistry({ storage: fsStorage({ root: './data' }), authorize: myAuthorize }));
+ */
+export function createRegistry<Req extends RegistryRequest = RegistryRequest>(options: RegistryOptions<Req>): Registry {
+  const ctx = createContext(resolveOptions(options));
+  const table = routes(ctx);
+
+  function registry(req: RegistryRequest, res: ServerResponse, next: Next): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path !== '/v2' && !path.startsWith('/v2/')) {
+      next();
+      return;
+    }
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    const failed = (err: unknown) => {
+      if (err instanceof RegistryError || err instanceof RegistryErrors) {
+        if (res.headersSent) res.destroy();
+        else sendError(res, err);
+      } else if (res.headersSent) {
+        res.destroy(err instanceof Error ? err : undefined);
+      } else {
+        next(err);
+      }
+    };
+    try {
+      const { route, handler, match } = dispatch(table, req.method ?? 'GET', path);
+      const name = match[1] ?? '';
+      if (route.named && !isRepositoryName(name)) {
+        throw new RegistryError('NAME_INVALID', undefined, { detail: { name } });
+      }
+      handler({ req, res, name, ref: match[2] ?? '', query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) }).catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  return Object.assign(registry, { storage: ctx.storage });
+}
+
+function dispatch(table: Route[], method: string, path: string): { route: Route; handler: Handler; match: RegExpExecArray } {
+  for (const route of table) {
+    const match = route.pattern.exec(path);
+    if (!match) continue;
+    const handler = route.methods[method];
+    if (!handler) {
+      const allow = Object.keys(route.methods).join(', ');
+      throw new RegistryError('UNSUPPORTED', `${method} is not supported here`, { headers: { Allow: allow } });
+    }
+    return { route, handler, match };
+  }
+  throw new RegistryError('UNSUPPORTED', 'no such registry endpoint', { status: 404 });
+}

@@ -1,0 +1,86 @@
+import { pipeline } from 'node:stream/promises';
+import type { Call, Context, Handler } from '../context.js';
+import { type Digest, parseDigest } from '../digest.js';
+import { RegistryError } from '../errors.js';
+import { endEmpty, parseByteRange } from '../http.js';
+import type { BlobInfo } from '../storage/types.js';
+
+/** Blob pull (end-2, with HTTP Range) and delete (end-10). */
+export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler; deleteBlob: Handler } {
+  /** A blob is visible in a repository only once pushed or mounted there. */
+  async function find({ req, name, ref }: Call, action: 'pull' | 'delete'): Promise<BlobInfo> {
+    const digest = blobDigest(ref);
+    await ctx.allow(req, { action, repository: name });
+    const info = (await ctx.storage.links.has(name, digest)) ? await ctx.storage.blobs.stat(digest) : undefined;
+    if (!info) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+    return info;
+  }
+
+  function headers(call: Call, info: BlobInfo): void {
+    call.res.setHeader('Content-Type', 'application/octet-stream');
+    call.res.setHeader('Docker-Content-Digest', info.digest);
+    call.res.setHeader('ETag', `"${info.digest}"`);
+    call.res.setHeader('Accept-Ranges', 'bytes');
+    // blobs are immutable: a cache may keep them as long as it likes
+    call.res.setHeader('Cache-Control', 'max-age=31536000');
+  }
+
+  return {
+    async headBlob(call) {
+      const info = await find(call, 'pull');
+      headers(call, info);
+      call.res.setHeader('Content-Length', info.size);
+      call.res.end();
+    },
+
+    async getBlob(call) {
+      const info = await find(call, 'pull');
+      const { res } = call;
+      const range = parseByteRange(call.req.headers.range, info.size);
+      if (range === null) {
+        throw new RegistryError('SIZE_INVALID', `range not satisfiable for a blob of ${info.size} bytes`, {
+          status: 416,
+          headers: { 'Content-Range': `bytes */${info.size}` },
+        });
+      }
+      const stream = await ctx.storage.blobs.open(info.digest, range);
+      if (!stream) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: info.digest } });
+      headers(call, info);
+      if (range) {
+        res.statusCode = 206;
+        res.setHeader('Content-Range', `bytes ${range.start}-${range.end - 1}/${info.size}`);
+        res.setHeader('Content-Length', range.end - range.start);
+      } else {
+        res.statusCode = 200;
+        res.setHeader('Content-Length', info.size);
+      }
+      // pipeline gives back-pressure and closes the store's stream if the client goes away
+      await pipeline(stream, res).catch((err: unknown) => {
+        if (!res.writableFinished) res.destroy(err as Error);
+      });
+    },
+
+    async deleteBlob(call) {
+      if (!ctx.deletes) throw unsupported('DELETE of blobs is disabled on this registry', 'GET, HEAD');
+      const info = await find(call, 'delete');
+      // unlink only: the bytes may be shared with other repositories; garbage collection reclaims them
+      await ctx.storage.links.delete(call.name, info.digest);
+      endEmpty(call.res, 202);
+    },
+  };
+}
+
+/** A digest from the path: malformed or of an algorithm berth cannot compute → 400 DIGEST_INVALID. */
+export function blobDigest(value: string): Digest {
+  const parsed = parseDigest(value);
+  if (!parsed.ok) {
+    throw new RegistryError('DIGEST_INVALID', parsed.reason === 'unsupported' ? 'unsupported digest algorithm; use sha256 or sha512' : 'invalid digest', {
+      detail: { digest: value },
+    });
+  }
+  return parsed.digest;
+}
+
+export function unsupported(message: string, allow: string): RegistryError {
+  return new RegistryError('UNSUPPORTED', message, { headers: { Allow: allow } });
+}
