@@ -26,7 +26,12 @@ const registry = createRegistry({
 });
 app.use(registry);
 
-const server = app.listen(port, () => {
+const server = app.listen(port, (error?: Error) => {
+  // Express 5 calls back on failure too (e.g. the port is taken): say so and stop, never claim to be up
+  if (error) {
+    console.error(`berth example app could not listen on port ${port}: ${error.message}`);
+    process.exit(1);
+  }
   console.log(`berth example app on http://127.0.0.1:${port} (store: ${store}${store === 'fs' ? `, data: ${dataDir}` : ''})`);
 });
 // Large blobs take longer than Node's default 5-minute request timeout.

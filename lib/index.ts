@@ -1,5 +1,6 @@
 export { createRegistry, type Registry } from './registry.js';
 export type { RegistryOptions } from './options.js';
+export type { Logger } from './logger.js';
 export { type Access, type Authorize, allowAll, pullOnly } from './auth.js';
 export { ERROR_CODES, type ErrorCode, RegistryError, RegistryErrors } from './errors.js';
 export type { Digest } from './digest.js';

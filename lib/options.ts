@@ -1,5 +1,6 @@
 import { type Access, type Authorize, pullOnly } from './auth.js';
 import type { RegistryRequest } from './http.js';
+import { type Logger, consoleLogger } from './logger.js';
 import type { Storage } from './storage/types.js';
 
 export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> {
@@ -23,6 +24,8 @@ export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> 
   deletes?: boolean;
   /** Mount a blob the caller may pull from another repository when a POST names `mount` without `from` (default: `true`). */
   automaticMount?: boolean;
+  /** Where background problems are reported, e.g. a failed sweep of idle uploads (default: the console). */
+  logger?: Logger;
 }
 
 export interface ResolvedOptions {
@@ -34,9 +37,10 @@ export interface ResolvedOptions {
   uploadTimeout: number;
   deletes: boolean;
   automaticMount: boolean;
+  logger: Logger;
 }
 
-const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'deletes', 'automaticMount'];
+const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'deletes', 'automaticMount', 'logger'];
 
 /** Validates options at creation time, so a typo fails on start-up rather than on the first push. */
 export function resolveOptions(options: RegistryOptions<any>): ResolvedOptions {
@@ -62,6 +66,9 @@ export function resolveOptions(options: RegistryOptions<any>): ResolvedOptions {
     }
     return value;
   };
+  if (options.logger !== undefined && (typeof options.logger?.warn !== 'function' || typeof options.logger?.error !== 'function')) {
+    throw new TypeError('createRegistry: `logger` must have warn(obj, msg) and error(obj, msg) methods (a pino logger fits).');
+  }
   if (options.authorize !== undefined && typeof options.authorize !== 'function') throw new TypeError('createRegistry: `authorize` must be a function (req, access) => boolean.');
   if (options.publicPath !== undefined && (typeof options.publicPath !== 'string' || /\/$/.test(options.publicPath))) {
     throw new TypeError(`createRegistry: \`publicPath\` must be a path without a trailing slash, like "/registry" or "" (got ${JSON.stringify(options.publicPath)}).`);
@@ -75,5 +82,6 @@ export function resolveOptions(options: RegistryOptions<any>): ResolvedOptions {
     uploadTimeout: positive('uploadTimeout', options.uploadTimeout, 60 * 60 * 1000),
     deletes: options.deletes ?? true,
     automaticMount: options.automaticMount ?? true,
+    logger: options.logger ?? consoleLogger,
   };
 }

@@ -32,6 +32,7 @@ if [ -z "$official" ] && command -v go >/dev/null; then
   fi
 fi
 
+[ -n "$official" ] && official=$(realpath "$official")
 status=0
 summary=()
 server_pid=
@@ -42,7 +43,11 @@ for store in memory fs; do
   data=$(mktemp -d)
   PORT=$PORT BERTH_STORE=$store BERTH_DATA_DIR="$data/data" node --import tsx example-app/server.ts > "$data/server.log" 2>&1 &
   server_pid=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
+  for _ in $(seq 1 100); do grep -q 'berth example app on' "$data/server.log" && break; sleep 0.1; done
+  # the server must be ours and alive: a taken port would otherwise test whatever holds it
+  if ! kill -0 "$server_pid" 2>/dev/null || ! curl -sf "http://127.0.0.1:$PORT/v2/" >/dev/null; then
+    echo "!! example app ($store store) did not start on port $PORT:"; cat "$data/server.log"; exit 1
+  fi
   export OCI_ROOT_URL="http://127.0.0.1:$PORT" OCI_NAMESPACE=myorg/myrepo OCI_CROSSMOUNT_NAMESPACE=myorg/other \
     OCI_TEST_PULL=1 OCI_TEST_PUSH=1 OCI_TEST_CONTENT_DISCOVERY=1 OCI_TEST_CONTENT_MANAGEMENT=1 OCI_AUTOMATIC_CROSSMOUNT=1
 
@@ -54,7 +59,7 @@ for store in memory fs; do
   if [ -n "$official" ]; then
     echo "== official conformance suite v1.1.1, $store store"
     mkdir -p "$data/results"
-    if (cd "$data" && OCI_REPORT_DIR=results "$OLDPWD/$official" -ginkgo.no-color > suite.log 2>&1); then :; else status=1; fi
+    if (cd "$data" && OCI_REPORT_DIR=results "$official" -ginkgo.no-color > suite.log 2>&1); then :; else status=1; fi
     tail -4 "$data/suite.log"
     counts=$(for s in passed failed skipped; do n=$(grep -o "status=\"$s\"" "$data/results/junit.xml" | wc -l); [ "$s" = passed ] && n=$((n - 1)); printf '%s %s, ' "$n" "$s"; done)
     summary+=("official, $store store: ${counts%, } (junit.xml, HTML reporter node not counted)")

@@ -39,7 +39,7 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
     lastSweep = now;
     const cutoff = new Date(now - ctx.uploadTimeout);
     hashes.prune(cutoff);
-    uploads.sweep(cutoff).catch(() => undefined);
+    uploads.sweep(cutoff).catch((err: unknown) => ctx.logger.error(err, 'sweeping idle uploads failed'));
   }
 
   /** The upload named by the URL, if it belongs to this repository and has not expired. */
