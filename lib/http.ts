@@ -6,12 +6,20 @@ import { RegistryError } from './errors.js';
 export type RegistryRequest = IncomingMessage & { baseUrl?: string; body?: unknown; _body?: boolean };
 
 /**
+ * Whether a body parser mounted before the registry already read the request. body-parser 1.x
+ * (Express 4) flags it with `_body`; 2.x (Express 5) leaves only the read stream and `req.body` behind.
+ */
+function alreadyParsed(req: RegistryRequest): boolean {
+  return req._body === true || (req.readableDidRead && req.body !== undefined);
+}
+
+/**
  * The request body as a stream. When a body parser mounted before the registry (express.raw(),
  * express.text()) already read it, its result is used; a body parsed into an object cannot give back
  * the bytes it was made of, so it is refused with an explanation.
  */
 export function requestBody(req: RegistryRequest): Readable {
-  if (!req._body) return req;
+  if (!alreadyParsed(req)) return req;
   const body = req.body;
   if (Buffer.isBuffer(body)) return Readable.from([body]);
   if (typeof body === 'string') return Readable.from([Buffer.from(body)]);
@@ -23,9 +31,14 @@ export function requestBody(req: RegistryRequest): Readable {
 
 /** True when the request carries no body at all, so an append can be skipped. */
 export function hasNoBody(req: RegistryRequest): boolean {
-  if (req._body) return Buffer.isBuffer(req.body) ? req.body.length === 0 : typeof req.body === 'string' ? req.body === '' : false;
+  if (alreadyParsed(req)) return Buffer.isBuffer(req.body) || typeof req.body === 'string' ? req.body.length === 0 : false;
+  return !declaresBody(req);
+}
+
+/** Whether the request announced a body (a non-zero Content-Length, or chunked transfer encoding). */
+export function declaresBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
-  return length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined);
+  return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
 /** Reads a whole small body (a manifest), refusing more than `limit` bytes with 413. */

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { type Context, type Handler, createContext } from './context.js';
 import { RegistryError, RegistryErrors, sendError } from './errors.js';
-import type { RegistryRequest } from './http.js';
+import { type RegistryRequest, declaresBody } from './http.js';
 import { isRepositoryName } from './names.js';
 import { type RegistryOptions, resolveOptions } from './options.js';
 import { baseRoutes } from './routes/base.js';
@@ -79,8 +79,13 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     const failed = (err: unknown) => {
       if (err instanceof RegistryError || err instanceof RegistryErrors) {
-        if (res.headersSent) res.destroy();
-        else sendError(res, err);
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        // the rest of a body we stopped reading would be taken for the next request: end the connection
+        if (declaresBody(req) && !req.complete) res.setHeader('Connection', 'close');
+        sendError(res, err);
       } else if (res.headersSent) {
         res.destroy(err instanceof Error ? err : undefined);
       } else {

@@ -325,7 +325,9 @@ export function fsStorage(options: FsStorageOptions): Storage {
       },
       async list(repository, page) {
         const dir = repoDir(repository);
-        if (!(await exists(dir))) return undefined;
+        // a directory may exist only as the parent of another repository: known means something was pushed here
+        const known = await Promise.all(['_tags', '_manifests', '_layers'].map((d) => exists(join(dir, d))));
+        if (!known.includes(true)) return undefined;
         const tags = await readdir(join(dir, '_tags')).catch(() => []);
         return paginate(tags.sort(byteOrder), page);
       },

@@ -218,9 +218,12 @@ export function testStorage(name: string, create: () => Promise<Storage>, teardo
         assert.deepEqual(await s.tags.list('contract/race', {}), ['hot']);
       });
 
-      it('knows a repository once anything was pushed to it', async () => {
+      it('knows a repository once anything was pushed to it, and not its parent path', async () => {
         await s.links.add('contract/known', sha('linked'));
         assert.deepEqual(await s.tags.list('contract/known', {}), []);
+        await s.manifests.put('contract/parent/child', manifest('{"child":1}'));
+        assert.deepEqual(await s.tags.list('contract/parent/child', {}), []);
+        assert.equal(await s.tags.list('contract/parent', {}), undefined);
       });
     });
 
