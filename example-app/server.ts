@@ -10,6 +10,13 @@ if (store !== 'fs' && store !== 'memory') throw new Error(`BERTH_STORE must be "
 const app = express();
 app.disable('x-powered-by');
 
+// The registry. allowAll lets anyone push and delete: fine on 127.0.0.1, never on a shared network.
+const registry = createRegistry({
+  storage: store === 'memory' ? memoryStorage() : fsStorage({ root: dataDir }),
+  authorize: allowAll,
+});
+app.use(registry); // first, so no body parser touches registry traffic
+
 // The host app's own middleware and routes live beside the registry.
 app.use(express.json());
 app.get('/', (_req, res) => {
@@ -18,13 +25,6 @@ app.get('/', (_req, res) => {
 app.get('/healthz', (_req, res) => {
   res.json({ ok: true, store });
 });
-
-// The registry. allowAll lets anyone push and delete: fine on 127.0.0.1, never on a shared network.
-const registry = createRegistry({
-  storage: store === 'memory' ? memoryStorage() : fsStorage({ root: dataDir }),
-  authorize: allowAll,
-});
-app.use(registry);
 
 const server = app.listen(port, (error?: Error) => {
   // Express 5 calls back on failure too (e.g. the port is taken): say so and stop, never claim to be up

@@ -18,13 +18,13 @@ function alreadyParsed(req: RegistryRequest): boolean {
  * express.text()) already read it, its result is used; a body parsed into an object cannot give back
  * the bytes it was made of, so it is refused with an explanation.
  */
-export function requestBody(req: RegistryRequest): Readable {
+export function requestBody(req: RegistryRequest, code: 'BLOB_UPLOAD_INVALID' | 'MANIFEST_INVALID' = 'BLOB_UPLOAD_INVALID'): Readable {
   if (!alreadyParsed(req)) return req;
   const body = req.body;
   if (Buffer.isBuffer(body)) return Readable.from([body]);
   if (typeof body === 'string') return Readable.from([Buffer.from(body)]);
   throw new RegistryError(
-    'BLOB_UPLOAD_INVALID',
+    code,
     'the request body was parsed by a body parser mounted before the registry; mount the registry before express.json()/urlencoded() or limit their `type`',
   );
 }
@@ -49,7 +49,7 @@ export async function readSmallBody(req: RegistryRequest, limit: number): Promis
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of requestBody(req) as AsyncIterable<Buffer>) {
+  for await (const chunk of requestBody(req, 'MANIFEST_INVALID') as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) throw tooLarge();
     chunks.push(chunk);

@@ -226,6 +226,17 @@ for (const [flavour, factory] of flavours) {
         assert.deepEqual(await bytesOf(await m.client.req('GET', `/v2/parsed/post/blobs/${digestOf(data)}`)), data);
       });
 
+      it('a manifest that express.json() parsed answers 400 MANIFEST_INVALID naming the cause', async () => {
+        const res = await m.client.req('PUT', '/v2/parsed/json/manifests/v1', {
+          body: JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { digest: digestOf(Buffer.from('x')), size: 1 }, layers: [] }),
+          headers: { 'Content-Type': 'application/json' },
+        });
+        assert.equal(res.status, 400);
+        const body = (await res.json()) as { errors: { code: string; message: string }[] };
+        assert.equal(body.errors[0]?.code, 'MANIFEST_INVALID');
+        assert.match(body.errors[0]?.message ?? '', /body parser/);
+      });
+
       it('an empty closing PUT with Content-Type application/octet-stream works', async () => {
         const data = Buffer.from('patched then closed');
         const location = await m.client.startUpload('parsed/empty-put');
