@@ -26,7 +26,7 @@ export const allowAll: Authorize = () => true;
  * credentials (so the client can retry with some), 403 when it did and they are not enough.
  */
 export async function authorizeOrThrow(
-  authorize: Authorize<any>,
+  authorize: Authorize,
   challenge: (access: Access) => string,
   req: RegistryRequest,
   access: Access,

@@ -30,7 +30,7 @@ export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> 
 
 export interface ResolvedOptions {
   storage: Storage;
-  authorize: Authorize<any>;
+  authorize: Authorize;
   challenge: (access: Access) => string;
   publicPath: string | undefined;
   maxManifestBytes: number;
@@ -41,47 +41,59 @@ export interface ResolvedOptions {
 }
 
 const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'deletes', 'automaticMount', 'logger'];
+const STORES = ['blobs', 'uploads', 'manifests', 'tags', 'links'] as const;
 
-/** Validates options at creation time, so a typo fails on start-up rather than on the first push. */
-export function resolveOptions(options: RegistryOptions<any>): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('createRegistry: options must be an object, e.g. { storage: fsStorage({ root: "./data" }) }.');
-  for (const key of Object.keys(options)) {
+/**
+ * Validates options at creation time, so a typo fails on start-up rather than on the first push.
+ * The input is checked as `unknown`: JavaScript callers get the same clear errors as TypeScript ones.
+ */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  const fail = (message: string): never => {
+    throw new TypeError(`createRegistry: ${message}`);
+  };
+  if (typeof input !== 'object' || input === null) return fail('options must be an object, e.g. { storage: fsStorage({ root: "./data" }) }.');
+  const o = input as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
     if (!KNOWN.includes(key)) {
       const near = KNOWN.find((k) => k.toLowerCase() === key.toLowerCase());
-      throw new TypeError(`createRegistry: unknown option "${key}"${near ? `; did you mean "${near}"?` : ''}.`);
+      fail(`unknown option "${key}"${near ? `; did you mean "${near}"?` : ''}.`);
     }
   }
-  const { storage } = options;
-  for (const part of ['blobs', 'uploads', 'manifests', 'tags', 'links'] as const) {
+  const storage = o.storage as Record<string, unknown> | undefined;
+  for (const part of STORES) {
     if (typeof storage?.[part] !== 'object' || storage[part] === null) {
-      throw new TypeError(`createRegistry: \`storage.${part}\` is missing; pass a store such as fsStorage({ root: "./data" }) or memoryStorage().`);
+      fail(`\`storage.${part}\` is missing; pass a store such as fsStorage({ root: "./data" }) or memoryStorage().`);
     }
   }
-  const challenge = options.challenge ?? 'Basic realm="berth"';
-  if (typeof challenge !== 'string' && typeof challenge !== 'function') throw new TypeError('createRegistry: `challenge` must be a string or a function.');
-  const positive = (name: string, value: unknown, fallback: number): number => {
+  const positive = (name: string, fallback: number): number => {
+    const value = o[name];
     if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-      throw new TypeError(`createRegistry: \`${name}\` must be a positive integer (got ${String(value)}).`);
-    }
-    return value;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) fail(`\`${name}\` must be a positive integer (got ${JSON.stringify(value)}).`);
+    return value as number;
   };
-  if (options.logger !== undefined && (typeof options.logger?.warn !== 'function' || typeof options.logger?.error !== 'function')) {
-    throw new TypeError('createRegistry: `logger` must have warn(obj, msg) and error(obj, msg) methods (a pino logger fits).');
+  const { authorize, challenge = 'Basic realm="berth"', publicPath, logger, deletes, automaticMount } = o;
+  if (authorize !== undefined && typeof authorize !== 'function') fail('`authorize` must be a function (req, access) => boolean.');
+  if (typeof challenge !== 'string' && typeof challenge !== 'function') fail('`challenge` must be a string or a function of the refused access.');
+  if (publicPath !== undefined && (typeof publicPath !== 'string' || publicPath.endsWith('/'))) {
+    fail(`\`publicPath\` must be a path without a trailing slash, like "/registry" or "" (got ${JSON.stringify(publicPath)}).`);
   }
-  if (options.authorize !== undefined && typeof options.authorize !== 'function') throw new TypeError('createRegistry: `authorize` must be a function (req, access) => boolean.');
-  if (options.publicPath !== undefined && (typeof options.publicPath !== 'string' || /\/$/.test(options.publicPath))) {
-    throw new TypeError(`createRegistry: \`publicPath\` must be a path without a trailing slash, like "/registry" or "" (got ${JSON.stringify(options.publicPath)}).`);
+  const log = logger as Partial<Logger> | undefined;
+  if (log !== undefined && (typeof log.warn !== 'function' || typeof log.error !== 'function')) {
+    fail('`logger` must have warn(obj, msg) and error(obj, msg) methods (a pino logger fits).');
+  }
+  for (const [name, value] of [['deletes', deletes], ['automaticMount', automaticMount]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') fail(`\`${name}\` must be true or false (got ${JSON.stringify(value)}).`);
   }
   return {
-    storage,
-    authorize: options.authorize ?? pullOnly,
-    challenge: typeof challenge === 'string' ? () => challenge : challenge,
-    publicPath: options.publicPath,
-    maxManifestBytes: positive('maxManifestBytes', options.maxManifestBytes, 4 * 1024 * 1024),
-    uploadTimeout: positive('uploadTimeout', options.uploadTimeout, 60 * 60 * 1000),
-    deletes: options.deletes ?? true,
-    automaticMount: options.automaticMount ?? true,
-    logger: options.logger ?? consoleLogger,
+    storage: storage as unknown as Storage,
+    // the host's hook is typed for its own request type; at run time it receives the request Express hands us
+    authorize: (authorize as Authorize | undefined) ?? pullOnly,
+    challenge: typeof challenge === 'string' ? () => challenge : (challenge as (access: Access) => string),
+    publicPath: publicPath as string | undefined,
+    maxManifestBytes: positive('maxManifestBytes', 4 * 1024 * 1024),
+    uploadTimeout: positive('uploadTimeout', 60 * 60 * 1000),
+    deletes: (deletes as boolean | undefined) ?? true,
+    automaticMount: (automaticMount as boolean | undefined) ?? true,
+    logger: (log as Logger | undefined) ?? consoleLogger,
   };
 }

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   });
   const pid = server.pid as number;
   let peak = 0;
-  let failed = false;
+  let failed: boolean;
   try {
     await new Promise<void>((resolve, reject) => {
       server.stdout?.on('data', (d: Buffer) => d.toString().includes('berth example app') && resolve());

@@ -39,10 +39,11 @@ const READ_CHUNK = 1024 * 1024;
  * route an upload's requests to one process.
  */
 export function fsStorage(options: FsStorageOptions): Storage {
-  if (typeof options?.root !== 'string' || options.root === '') {
-    throw new TypeError('fsStorage: `root` must be a directory path (got ' + String(options?.root) + ').');
+  const root_ = (options as Partial<FsStorageOptions> | undefined)?.root;
+  if (typeof root_ !== 'string' || root_ === '') {
+    throw new TypeError(`fsStorage: \`root\` must be a directory path (got ${JSON.stringify(root_)}).`);
   }
-  const root = resolve(options.root);
+  const root = resolve(root_);
   const fsync = options.fsync ?? true;
   const locks = new Map<string, Promise<unknown>>();
 
@@ -294,7 +295,7 @@ export function fsStorage(options: FsStorageOptions): Storage {
         const result: Descriptor[] = [];
         for (const name of await readdir(dir).catch(() => [])) {
           const dash = name.indexOf('-');
-          const manifest = await readManifest(repository, `${name.slice(0, dash)}:${name.slice(dash + 1)}` as Digest);
+          const manifest = await readManifest(repository, `${name.slice(0, dash)}:${name.slice(dash + 1)}`);
           if (manifest) result.push(descriptorOf(manifest));
         }
         return result;
@@ -363,7 +364,7 @@ export function fsStorage(options: FsStorageOptions): Storage {
 }
 
 function isMissing(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import type { RequestListener } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import express4 from 'express4';
@@ -34,7 +33,7 @@ async function mount(
   app.get('/hello', (_req, res) => {
     res.type('text/plain').send('host route');
   });
-  const served = await listen(app as unknown as RequestListener);
+  const served = await listen(app);
   return { served, client: new Client(served.origin, opts.mountPath ?? '') };
 }
 

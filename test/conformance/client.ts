@@ -235,7 +235,7 @@ export class RegistryClient {
         res = await fetch(url, init);
       } catch (err) {
         const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-        throw new Error(`${method} ${url} failed: ${err instanceof Error ? err.message : String(err)}${cause}`);
+        throw new Error(`${method} ${url} failed: ${err instanceof Error ? err.message : String(err)}${cause}`, { cause: err });
       }
       response = new HttpResponse(sent, res.status, res.headers, Buffer.from(await res.arrayBuffer()));
     }

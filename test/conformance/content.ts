@@ -105,7 +105,7 @@ function goJson(value: unknown): Buffer {
 function randomAuthor(length: number): string {
   const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-';
   let s = '';
-  for (let i = 0; i < length; i++) s += alphabet[randomInt(alphabet.length)];
+  for (let i = 0; i < length; i++) s += alphabet.charAt(randomInt(alphabet.length));
   return s;
 }
 

@@ -161,7 +161,10 @@ function zero(shape: Shape): unknown {
       return 0;
     case 'struct':
       return {};
-    default:
+    case 'any':
+    case 'array':
+    case 'bytes':
+    case 'map':
       return undefined;
   }
 }

@@ -30,7 +30,7 @@ export interface StatusMatcher {
 
 export const status = {
   is: (...codes: number[]): StatusMatcher => ({ text: codes.join(' or '), test: (s) => codes.includes(s) }),
-  success: { text: '2xx', test: (s: number) => s >= 200 && s < 300 } as StatusMatcher,
+  success: { text: '2xx', test: (s: number) => s >= 200 && s < 300 } satisfies StatusMatcher,
   successOr: (...codes: number[]): StatusMatcher => ({
     text: ['2xx', ...codes].join(' or '),
     test: (s) => (s >= 200 && s < 300) || codes.includes(s),
