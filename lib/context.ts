@@ -26,6 +26,12 @@ export function createContext(options: ResolvedOptions): Context {
   return {
     ...options,
     allow: (req, access) => authorizeOrThrow(options.authorize, options.challenge, req, access),
-    url: (req, path) => (options.publicPath ?? req.baseUrl ?? '') + path,
+    url: (req, path) => (options.publicPath ?? mountPrefix(req)) + path,
   };
+}
+
+/** Where the router is mounted, without a trailing `/v2` when the app mounted it as `app.use('/v2', registry)`. */
+export function mountPrefix(req: RegistryRequest): string {
+  const base = req.baseUrl ?? '';
+  return base.endsWith('/v2') ? base.slice(0, -3) : base;
 }

@@ -71,7 +71,9 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
   function registry(req: RegistryRequest, res: ServerResponse, next: Next): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    let path = q < 0 ? url : url.slice(0, q);
+    // mounted as app.use('/v2', registry): Express has cut the /v2 off the path
+    if (req.baseUrl?.endsWith('/v2')) path = path === '/' ? '/v2/' : `/v2${path}`;
     if (path !== '/v2' && !path.startsWith('/v2/')) {
       next();
       return;

@@ -134,6 +134,27 @@ for (const [flavour, factory] of flavours) {
       });
     });
 
+    describe("at /v2: app.use('/v2', registry)", () => {
+      let m: Mounted;
+      before(async () => {
+        m = await mount(factory, { mountPath: '/v2' });
+      });
+      after(() => m.served.close());
+
+      it('serves the core flow at the host root with Locations starting with /v2/', async () => {
+        // Express cuts /v2 off the path; the registry still answers /v2/… and builds /v2/… Locations
+        await coreFlow(new Client(m.served.origin, ''), '');
+      });
+
+      it('answers /v2 without a slash and leaves /hello to the host', async () => {
+        const client = new Client(m.served.origin, '');
+        const bare = await client.req('GET', '/v2');
+        assert.equal(bare.status, 200);
+        await bare.arrayBuffer();
+        assert.equal(await (await client.req('GET', '/hello')).text(), 'host route');
+      });
+    });
+
     describe("under a prefix: app.use('/reg', registry)", () => {
       let m: Mounted;
       before(async () => {
