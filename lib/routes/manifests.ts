@@ -1,5 +1,5 @@
 import type { Call, Context, Handler } from '../context.js';
-import { type Digest, digestOf, looksLikeDigest, parseDigest } from '../digest.js';
+import { type Digest, algorithmOf, digestOf, looksLikeDigest } from '../digest.js';
 import { RegistryError, RegistryErrors } from '../errors.js';
 import { endEmpty, readSmallBody } from '../http.js';
 import { parseManifest } from '../manifest.js';
@@ -78,7 +78,7 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
 
       const body = await readSmallBody(req, ctx.maxManifestBytes);
       const parsed = parseManifest(body, req.headers['content-type']);
-      const digest = digestOf(pinned ? (parseDigest(pinned) as { algorithm: 'sha256' | 'sha512' }).algorithm : 'sha256', body);
+      const digest = digestOf(pinned ? algorithmOf(pinned) : 'sha256', body);
       if (pinned && digest !== pinned) {
         throw new RegistryError('DIGEST_INVALID', `the manifest has digest ${digest}, not ${pinned}`, { detail: { digest: pinned } });
       }
