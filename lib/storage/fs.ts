@@ -198,15 +198,19 @@ export function fsStorage(options: FsStorageOptions): Storage {
             return undefined;
           }
           const data = join(uploadDir(id), 'data');
+          const file = createWriteStream(data, { flags: 'r+', start: offset });
           try {
-            await pipeline(body, createWriteStream(data, { flags: 'r+', start: offset }));
+            await pipeline(body, file);
           } catch (err) {
             await truncate(data, offset).catch(() => undefined);
             throw err;
           }
-          const now = new Date();
-          await utimes(data, now, now);
-          return (await stat(data)).size;
+          // writing moved mtime (the idle clock) already; only an empty append must touch it
+          if (file.bytesWritten === 0) {
+            const now = new Date();
+            await utimes(data, now, now);
+          }
+          return offset + file.bytesWritten;
         });
       },
       async open(id) {
