@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // tests and scripts may use non-null assertions and loose casts on data they just produced
-    files: ['test/**', 'scripts/**'],
+    files: ['test/**', 'scripts/**', 'lib/testing/**'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unnecessary-condition': 'off',

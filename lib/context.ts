@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type Access, authorizeOrThrow } from './auth.js';
+import { type Access, type Identity, grants, refusal } from './auth.js';
 import type { RegistryRequest } from './http.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -10,22 +10,59 @@ export interface Call {
   name: string;
   ref: string;
   query: URLSearchParams;
+  /** Aborted when the client goes away before the response is finished; handed to the store. */
+  signal: AbortSignal;
+  /** Who is asking, once the authorize hook said so. */
+  identity?: Identity;
 }
 
 export type Handler = (call: Call) => Promise<void>;
 
-/** What every route group gets from createRegistry(): the resolved options plus two shared helpers. */
+/** What every route group gets from createRegistry(): the resolved options plus shared helpers. */
 export interface Context extends ResolvedOptions {
-  /** Throws 401/403 unless the authorize hook allows `access`. */
-  allow(req: RegistryRequest, access: Access): Promise<void>;
+  /**
+   * Asks the authorize hook once about every access the request needs. Throws the refusal (401 with
+   * a challenge naming every access, or 403) unless each `required` access is allowed; resolves to
+   * whether each `optional` one is.
+   */
+  allow(call: Call, required: readonly Access[], optional?: readonly Access[]): Promise<boolean[]>;
+  /** Which of `accesses` the caller has, refusing nothing (catalog filtering). */
+  check(call: Call, accesses: readonly Access[]): Promise<boolean[]>;
   /** An absolute path for `Location` headers, honouring the mount path or `publicPath`. */
   url(req: RegistryRequest, path: string): string;
 }
 
+const identities = new WeakMap<RegistryRequest, Identity>();
+
+/** The caller's identity as the authorize hook established it, for host middleware that runs around the registry. */
+export function identityOf(req: RegistryRequest): Identity | undefined {
+  return identities.get(req);
+}
+
 export function createContext(options: ResolvedOptions): Context {
+  async function decide(call: Call, accesses: readonly Access[]) {
+    const decision = await options.authorize(call.req, accesses);
+    if (decision.identity !== undefined) {
+      call.identity = decision.identity;
+      identities.set(call.req, decision.identity);
+    }
+    return { decision, granted: grants(decision, accesses.length) };
+  }
+
   return {
     ...options,
-    allow: (req, access) => authorizeOrThrow(options.authorize, options.challenge, req, access),
+    async allow(call, required, optional = []) {
+      const accesses = [...required, ...optional];
+      const { decision, granted } = await decide(call, accesses);
+      if (granted.slice(0, required.length).includes(false) || (decision.invalid === true && required.length > 0)) {
+        throw refusal(decision, call.req, accesses, options.challenge);
+      }
+      return granted.slice(required.length);
+    },
+    async check(call, accesses) {
+      if (accesses.length === 0) return [];
+      return (await decide(call, accesses)).granted;
+    },
     url: (req, path) => (options.publicPath ?? mountPrefix(req)) + path,
   };
 }

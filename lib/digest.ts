@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 /** `algorithm:encoded`, already validated by {@link parseDigest}. */
 export type Digest = `${string}:${string}`;
@@ -42,6 +42,3 @@ export function algorithmOf(digest: Digest): Algorithm {
   return digest.slice(0, digest.indexOf(':')) as Algorithm;
 }
 
-export function hasher(algorithm: Algorithm): Hash {
-  return createHash(algorithm);
-}

@@ -1,4 +1,4 @@
-import { type Access, type Authorize, pullOnly } from './auth.js';
+import { type Authorize, type Challenge, pullOnly } from './auth.js';
 import type { RegistryRequest } from './http.js';
 import { type Logger, consoleLogger } from './logger.js';
 import type { Storage } from './storage/types.js';
@@ -6,10 +6,14 @@ import type { Storage } from './storage/types.js';
 export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> {
   /** Where manifests, tags, blobs and uploads live: `fsStorage({ root })`, `memoryStorage()` or your own. Required. */
   storage: Storage;
-  /** Who may do what (default: `pullOnly`, anyone may pull and nobody may push). */
+  /** Who is asking and what they may do, as a {@link Decision} (default: `pullOnly`, anyone may pull and nobody may push). */
   authorize?: Authorize<Req>;
-  /** The `WWW-Authenticate` value on 401 answers, or a function of the refused access (default: `Basic realm="berth"`). */
-  challenge?: string | ((access: Access) => string);
+  /**
+   * The `WWW-Authenticate` value of 401 answers, or a function of the refusal (every access the
+   * request asked for, and for Bearer the error), e.g. `bearerChallenge({ realm, service })`
+   * (default: `Basic realm="berth"`).
+   */
+  challenge?: string | Challenge;
   /**
    * The path prefix clients use to reach this router's `/v2/`, for `Location` headers (default: the
    * mount path, `req.baseUrl`). Set it when a proxy adds or strips a prefix, e.g. `''` when the app mounts
@@ -31,7 +35,7 @@ export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> 
 export interface ResolvedOptions {
   storage: Storage;
   authorize: Authorize;
-  challenge: (access: Access) => string;
+  challenge: Challenge;
   publicPath: string | undefined;
   maxManifestBytes: number;
   uploadTimeout: number;
@@ -41,7 +45,7 @@ export interface ResolvedOptions {
 }
 
 const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'deletes', 'automaticMount', 'logger'];
-const STORES = ['blobs', 'uploads', 'manifests', 'tags', 'links'] as const;
+const STORES = ['blobs', 'uploads', 'manifests', 'tags', 'links', 'repositories'] as const;
 
 /**
  * Validates options at creation time, so a typo fails on start-up rather than on the first push.
@@ -72,8 +76,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     return value as number;
   };
   const { authorize, challenge = 'Basic realm="berth"', publicPath, logger, deletes, automaticMount } = o;
-  if (authorize !== undefined && typeof authorize !== 'function') fail('`authorize` must be a function (req, access) => boolean.');
-  if (typeof challenge !== 'string' && typeof challenge !== 'function') fail('`challenge` must be a string or a function of the refused access.');
+  if (authorize !== undefined && typeof authorize !== 'function') fail('`authorize` must be a function (req, accesses) => decision, such as allowAll or pullOnly.');
+  if (typeof challenge !== 'string' && typeof challenge !== 'function') fail('`challenge` must be a string or a function of the refusal, e.g. bearerChallenge({ realm, service }).');
   if (publicPath !== undefined && (typeof publicPath !== 'string' || publicPath.endsWith('/'))) {
     fail(`\`publicPath\` must be a path without a trailing slash, like "/registry" or "" (got ${JSON.stringify(publicPath)}).`);
   }
@@ -88,7 +92,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     storage: storage as unknown as Storage,
     // the host's hook is typed for its own request type; at run time it receives the request Express hands us
     authorize: (authorize as Authorize | undefined) ?? pullOnly,
-    challenge: typeof challenge === 'string' ? () => challenge : (challenge as (access: Access) => string),
+    challenge: typeof challenge === 'string' ? () => challenge : (challenge as Challenge),
     publicPath: publicPath as string | undefined,
     maxManifestBytes: positive('maxManifestBytes', 4 * 1024 * 1024),
     uploadTimeout: positive('uploadTimeout', 60 * 60 * 1000),

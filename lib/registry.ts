@@ -19,6 +19,15 @@ export interface Registry {
   (req: RegistryRequest, res: ServerResponse, next: Next): void;
   /** The store the registry was created with, for host code (portal pages, maintenance jobs). */
   readonly storage: Storage;
+  /**
+   * Prepares the store (`storage.init()`, e.g. database indexes). The first request does it anyway;
+   * await it at start-up to fail fast on a misconfigured store.
+   */
+  init(): Promise<void>;
+  /** Expires uploads idle for longer than `uploadTimeout`, now; resolves to how many were removed. Run it on your own schedule if you like. */
+  sweep(): Promise<number>;
+  /** Closes the store (`storage.close()`). */
+  close(): Promise<void>;
 }
 
 interface Route {
@@ -29,7 +38,7 @@ interface Route {
   methods: Partial<Record<string, Handler>>;
 }
 
-function routes(ctx: Context): Route[] {
+function routes(ctx: Context): { table: Route[]; sweep: () => Promise<number> } {
   const base = baseRoutes(ctx);
   const blobs = blobRoutes(ctx);
   const uploads = uploadRoutes(ctx);
@@ -37,7 +46,7 @@ function routes(ctx: Context): Route[] {
   const tags = tagRoutes(ctx);
   const referrers = referrerRoutes(ctx);
   // upload routes come before blob routes: /blobs/uploads/ would otherwise read as a blob digest
-  return [
+  const table: Route[] = [
     { pattern: /^\/v2\/?$/, named: false, methods: { GET: base.ping, HEAD: base.ping } },
     { pattern: /^\/v2\/_catalog$/, named: false, methods: { GET: base.catalog } },
     { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, named: true, methods: { POST: uploads.startUpload } },
@@ -55,6 +64,7 @@ function routes(ctx: Context): Route[] {
     { pattern: /^\/v2\/(.+)\/tags\/list$/, named: true, methods: { GET: tags.listTags } },
     { pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, named: true, methods: { GET: referrers.listReferrers } },
   ];
+  return { table, sweep: uploads.sweep };
 }
 
 /**
@@ -66,7 +76,12 @@ function routes(ctx: Context): Route[] {
  */
 export function createRegistry<Req extends RegistryRequest = RegistryRequest>(options: RegistryOptions<Req>): Registry {
   const ctx = createContext(resolveOptions(options));
-  const table = routes(ctx);
+  const { table, sweep } = routes(ctx);
+  let initialised: Promise<void> | undefined;
+  const init = () => (initialised ??= Promise.resolve(ctx.storage.init?.()).catch((err: unknown) => {
+    initialised = undefined; // a failed start (database down) is retried by the next request
+    throw err;
+  }));
 
   function registry(req: RegistryRequest, res: ServerResponse, next: Next): void {
     const url = req.url ?? '/';
@@ -100,13 +115,32 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
       if (route.named && !isRepositoryName(name)) {
         throw new RegistryError('NAME_INVALID', undefined, { detail: { name } });
       }
-      handler({ req, res, name, ref: match[2] ?? '', query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) }).catch(failed);
+      const call = { req, res, name, ref: match[2] ?? '', query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), signal: disconnected(res) };
+      init()
+        .then(() => handler(call))
+        .catch(failed);
     } catch (err) {
       failed(err);
     }
   }
 
-  return Object.assign(registry, { storage: ctx.storage });
+  return Object.assign(registry, {
+    storage: ctx.storage,
+    init,
+    sweep,
+    close: async () => {
+      await ctx.storage.close?.();
+    },
+  });
+}
+
+/** A signal aborted when the connection closes before the response is finished (the client went away). */
+function disconnected(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('the client went away'));
+  });
+  return controller.signal;
 }
 
 function dispatch(table: Route[], method: string, path: string): { route: Route; handler: Handler; match: RegExpExecArray } {

@@ -8,10 +8,10 @@ import type { BlobInfo } from '../storage/types.js';
 /** Blob pull (end-2, with HTTP Range) and delete (end-10). */
 export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler; deleteBlob: Handler } {
   /** A blob is visible in a repository only once pushed or mounted there. */
-  async function find({ req, name, ref }: Call, action: 'pull' | 'delete'): Promise<BlobInfo> {
-    const digest = blobDigest(ref);
-    await ctx.allow(req, { action, repository: name });
-    const info = (await ctx.storage.links.has(name, digest)) ? await ctx.storage.blobs.stat(digest) : undefined;
+  async function find(call: Call, action: 'pull' | 'delete'): Promise<BlobInfo> {
+    const digest = blobDigest(call.ref);
+    await ctx.allow(call, [{ action, repository: call.name }]);
+    const info = (await ctx.storage.links.has(call.name, digest)) ? await ctx.storage.blobs.stat(digest) : undefined;
     if (!info) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
     return info;
   }
@@ -43,7 +43,7 @@ export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler;
           headers: { 'Content-Range': `bytes */${info.size}` },
         });
       }
-      const stream = await ctx.storage.blobs.open(info.digest, range);
+      const stream = await ctx.storage.blobs.open(info.digest, { signal: call.signal, ...(range && { range }) });
       if (!stream) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: info.digest } });
       headers(call, info);
       if (range) {

@@ -1,11 +1,18 @@
+import type { Access } from '../auth.js';
+import { eachLimited } from '../concurrency.js';
 import type { Call, Context, Handler } from '../context.js';
 import { type Digest, algorithmOf, digestOf, looksLikeDigest } from '../digest.js';
 import { RegistryError, RegistryErrors } from '../errors.js';
 import { endEmpty, readSmallBody } from '../http.js';
 import { parseManifest } from '../manifest.js';
 import { isTag } from '../names.js';
-import type { Manifest } from '../storage/types.js';
+import type { ManifestInfo } from '../storage/types.js';
 import { blobDigest, unsupported } from './blobs.js';
+
+/** Reference checks of one push in flight at once. */
+const CHECKS_IN_FLIGHT = 16;
+/** Missing references reported in one answer: a push of 30,000 missing layers names the first ones. */
+const MAX_REPORTED = 100;
 
 /** Manifest pull (end-3), push (end-7, with `?tag=` of end-7b) and delete (end-9). */
 export function manifestRoutes(ctx: Context): { getManifest: Handler; headManifest: Handler; putManifest: Handler; deleteManifest: Handler } {
@@ -13,19 +20,14 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
 
   const unknown = (reference: string) => new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference } });
 
-  /** A tag or digest → the stored manifest. An invalid tag is simply unknown (the conformance suite wants 404). */
-  async function resolve({ name, ref }: Call): Promise<Manifest> {
-    let digest: Digest | undefined;
-    if (looksLikeDigest(ref)) digest = blobDigest(ref);
-    else if (isTag(ref)) digest = await tags.get(name, ref);
-    const manifest = digest && (await manifests.get(name, digest));
-    if (!manifest) throw unknown(ref);
-    return manifest;
+  /** A tag or digest → the digest it names. An invalid tag is simply unknown (the conformance suite wants 404). */
+  async function digestFor({ name, ref }: Call): Promise<Digest | undefined> {
+    if (looksLikeDigest(ref)) return blobDigest(ref);
+    return isTag(ref) ? tags.get(name, ref) : undefined;
   }
 
-  async function pull(call: Call, withBody: boolean): Promise<void> {
-    await ctx.allow(call.req, { action: 'pull', repository: call.name });
-    const manifest = await resolve(call);
+  /** Sets the pull headers; `false` when `If-None-Match` already answered 304. */
+  function describe(call: Call, manifest: ManifestInfo): boolean {
     const { res } = call;
     const etag = `"${manifest.digest}"`;
     res.setHeader('Docker-Content-Digest', manifest.digest);
@@ -35,23 +37,28 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
     if (call.req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.statusCode = 304;
       res.end();
-      return;
+      return false;
     }
     res.setHeader('Content-Length', manifest.size);
     res.statusCode = 200;
-    res.end(withBody ? manifest.body : undefined);
+    return true;
   }
 
-  /** Every config, layer and child manifest must already be in the repository; `subject` need not be. */
+  /**
+   * Every config, layer and child manifest must already be in the repository; `subject` need not be.
+   * Each distinct digest is looked up once (a stat, never a read), a few at a time, and the answer
+   * names at most MAX_REPORTED missing ones.
+   */
   async function checkReferences(name: string, blobs: Digest[], children: Digest[]): Promise<void> {
-    const missing = [
-      ...(await Promise.all(blobs.map(async (d) => ((await links.has(name, d)) ? undefined : d)))),
-      ...(await Promise.all(children.map(async (d) => ((await manifests.get(name, d)) ? undefined : d)))),
-    ].filter((d): d is Digest => d !== undefined);
+    const wanted = [...new Set(blobs)].map((digest) => ({ digest, exists: () => links.has(name, digest) }));
+    for (const digest of new Set(children)) wanted.push({ digest, exists: async () => (await manifests.stat(name, digest)) !== undefined });
+    const missing: Digest[] = [];
+    await eachLimited(wanted, CHECKS_IN_FLIGHT, async ({ digest, exists }) => {
+      if (!(await exists())) missing.push(digest);
+      return missing.length < MAX_REPORTED;
+    });
     if (missing.length > 0) {
-      throw new RegistryErrors(
-        [...new Set(missing)].map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digest } })),
-      );
+      throw new RegistryErrors(missing.slice(0, MAX_REPORTED).map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digest } })));
     }
   }
 
@@ -65,16 +72,32 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
   }
 
   return {
-    getManifest: (call) => pull(call, true),
-    headManifest: (call) => pull(call, false),
+    async getManifest(call) {
+      await ctx.allow(call, [{ action: 'pull', repository: call.name }]);
+      const digest = await digestFor(call);
+      const manifest = digest && (await manifests.get(call.name, digest));
+      if (!manifest) throw unknown(call.ref);
+      if (describe(call, manifest)) call.res.end(manifest.body);
+    },
+
+    async headManifest(call) {
+      await ctx.allow(call, [{ action: 'pull', repository: call.name }]);
+      const digest = await digestFor(call);
+      const manifest = digest && (await manifests.stat(call.name, digest));
+      if (!manifest) throw unknown(call.ref);
+      if (describe(call, manifest)) call.res.end();
+    },
 
     async putManifest(call) {
       const { req, res, name, ref } = call;
-      await ctx.allow(req, { action: 'push', repository: name });
       let pinned: Digest | undefined;
       if (looksLikeDigest(ref)) pinned = blobDigest(ref);
       else if (!isTag(ref)) throw new RegistryError('MANIFEST_INVALID', `invalid tag "${ref}"`, { detail: { tag: ref } });
       const newTags = pinned ? extraTags(call) : [ref];
+      // a host can protect tags: the hook sees the digest and every tag this push would move
+      const accesses: Access[] = newTags.map((tag) => ({ action: 'push', repository: name, tag }));
+      if (pinned) accesses.unshift({ action: 'push', repository: name, digest: pinned });
+      await ctx.allow(call, accesses);
 
       const body = await readSmallBody(req, ctx.maxManifestBytes);
       const parsed = parseManifest(body, req.headers['content-type']);
@@ -96,17 +119,18 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
     },
 
     async deleteManifest(call) {
-      const { req, res, name, ref } = call;
+      const { res, name, ref } = call;
       if (!ctx.deletes) throw unsupported('DELETE of manifests and tags is disabled on this registry', 'GET, HEAD, PUT');
-      await ctx.allow(req, { action: 'delete', repository: name });
       if (!looksLikeDigest(ref)) {
+        await ctx.allow(call, [{ action: 'delete', repository: name, ...(isTag(ref) && { tag: ref }) }]);
         // spec: deleting by tag removes only the tag
-        if (!isTag(ref) || !(await tags.delete(name, ref))) throw unknown(ref);
+        if (!isTag(ref) || (await tags.delete(name, ref)) === undefined) throw unknown(ref);
         endEmpty(res, 202);
         return;
       }
       const digest = blobDigest(ref);
-      if (!(await manifests.get(name, digest))) throw unknown(ref);
+      await ctx.allow(call, [{ action: 'delete', repository: name, digest }]);
+      if (!(await manifests.stat(name, digest))) throw unknown(ref);
       // spec: deleting by digest removes every tag pointing at it too (only while they still do)
       for (const tag of await tags.find(name, digest)) await tags.delete(name, tag, digest);
       if (!(await manifests.delete(name, digest))) throw unknown(ref);

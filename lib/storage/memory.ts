@@ -1,15 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, addAbortSignal } from 'node:stream';
 import type { Digest } from '../digest.js';
 import { descriptorOf } from './descriptor.js';
 import { byteOrder, paginate } from './page.js';
-import type { BlobInfo, ByteRange, Descriptor, Manifest, Storage } from './types.js';
+import type { BlobInfo, ByteRange, Descriptor, Manifest, ManifestInfo, Storage, UploadInfo } from './types.js';
+
+interface Blob {
+  chunks: Buffer[];
+  size: number;
+  createdAt: Date;
+}
 
 interface Upload {
   repository: string;
   chunks: Buffer[];
   size: number;
   updatedAt: Date;
+  hashState?: Uint8Array;
 }
 
 interface Repository {
@@ -26,7 +33,7 @@ interface Repository {
  * committing an upload copies nothing.
  */
 export function memoryStorage(): Storage {
-  const blobs = new Map<Digest, Buffer[]>();
+  const blobs = new Map<Digest, Blob>();
   const uploads = new Map<string, Upload>();
   const repositories = new Map<string, Repository>();
 
@@ -39,25 +46,52 @@ export function memoryStorage(): Storage {
     return r;
   }
 
-  const sizeOf = (chunks: Buffer[]): number => chunks.reduce((n, c) => n + c.length, 0);
+  function keep(digest: Digest, chunks: Buffer[], size: number): BlobInfo {
+    let blob = blobs.get(digest);
+    if (!blob) blobs.set(digest, (blob = { chunks, size, createdAt: new Date() }));
+    return { digest, size: blob.size, createdAt: blob.createdAt };
+  }
+
+  async function collect(body: Readable, signal: AbortSignal | undefined): Promise<{ chunks: Buffer[]; size: number }> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    if (signal) addAbortSignal(signal, body);
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.length;
+    }
+    return { chunks, size };
+  }
+
+  const sorted = <T extends string>(names: Iterable<T>): T[] => [...names].sort(byteOrder);
+
+  const blobStore: Storage['blobs'] = {
+    async stat(digest) {
+      const blob = blobs.get(digest);
+      return blob && { digest, size: blob.size, createdAt: blob.createdAt };
+    },
+    async open(digest, options = {}) {
+      const blob = blobs.get(digest);
+      if (!blob) return undefined;
+      return Readable.from(options.range ? slice(blob.chunks, options.range) : blob.chunks, { objectMode: false });
+    },
+    async put(digest, body, options = {}) {
+      const { chunks, size } = await collect(body, options.signal);
+      return keep(digest, chunks, size);
+    },
+    async delete(digest) {
+      return blobs.delete(digest);
+    },
+    async list(page) {
+      return paginate(sorted(blobs.keys()), page);
+    },
+  };
 
   return {
-    blobs: {
-      async stat(digest) {
-        const chunks = blobs.get(digest);
-        return chunks && { digest, size: sizeOf(chunks) };
-      },
-      async open(digest, range?: ByteRange) {
-        const chunks = blobs.get(digest);
-        if (!chunks) return undefined;
-        return Readable.from(range ? slice(chunks, range) : chunks, { objectMode: false });
-      },
-      async delete(digest) {
-        return blobs.delete(digest);
-      },
-    },
+    blobs: blobStore,
 
     uploads: {
+      promotesInto: blobStore,
       async create(repository) {
         const id = randomUUID();
         const upload: Upload = { repository, chunks: [], size: 0, updatedAt: new Date() };
@@ -68,35 +102,32 @@ export function memoryStorage(): Storage {
         const upload = uploads.get(id);
         return upload && info(id, upload);
       },
-      async append(id, offset, body) {
+      async append(id, offset, body, options = {}) {
         const upload = uploads.get(id);
         if (!upload || upload.size !== offset) {
           body.resume();
           return undefined;
         }
-        const received: Buffer[] = [];
-        let size = 0;
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-          received.push(chunk);
-          size += chunk.length;
-        }
+        const received = await collect(body, options.signal);
         // re-check: another request may have appended while this body was arriving
         if (uploads.get(id) !== upload || upload.size !== offset) return undefined;
-        upload.chunks.push(...received);
-        upload.size += size;
+        upload.chunks.push(...received.chunks);
+        upload.size += received.size;
         upload.updatedAt = new Date();
+        const state = options.hashState?.();
+        if (state) upload.hashState = state;
+        else delete upload.hashState;
         return upload.size;
       },
       async open(id) {
         const upload = uploads.get(id);
         return upload && Readable.from(upload.chunks, { objectMode: false });
       },
-      async commit(id, digest, size): Promise<BlobInfo | undefined> {
+      async commit(id, digest, size) {
         const upload = uploads.get(id);
         if (!upload || upload.size !== size) return undefined;
         uploads.delete(id);
-        if (!blobs.has(digest)) blobs.set(digest, upload.chunks);
-        return { digest, size: sizeOf(blobs.get(digest) ?? []) };
+        return keep(digest, upload.chunks, size);
       },
       async delete(id) {
         return uploads.delete(id);
@@ -117,35 +148,43 @@ export function memoryStorage(): Storage {
       async get(repository, digest) {
         return repositories.get(repository)?.manifests.get(digest);
       },
+      async stat(repository, digest) {
+        const m = repositories.get(repository)?.manifests.get(digest);
+        return m && infoOf(m);
+      },
       async put(repository, manifest) {
         const r = repo(repository);
-        r.manifests.set(manifest.digest, manifest);
+        if (r.manifests.has(manifest.digest)) return false;
+        r.manifests.set(manifest.digest, { ...manifest, createdAt: new Date() });
         if (manifest.subject) {
           let set = r.referrers.get(manifest.subject);
           if (!set) r.referrers.set(manifest.subject, (set = new Set()));
           set.add(manifest.digest);
         }
+        return true;
       },
       async delete(repository, digest) {
         const r = repositories.get(repository);
         const manifest = r?.manifests.get(digest);
-        if (!r || !manifest) return false;
+        if (!r || !manifest) return undefined;
         r.manifests.delete(digest);
         if (manifest.subject) r.referrers.get(manifest.subject)?.delete(digest);
-        return true;
+        return infoOf(manifest);
       },
-      async referrers(repository, subject) {
+      async referrers(repository, subject, query) {
         const r = repositories.get(repository);
+        const digests = paginate(sorted(r?.referrers.get(subject) ?? []), { ...(query.last !== undefined && { last: query.last }) });
         const result: Descriptor[] = [];
-        for (const digest of r?.referrers.get(subject) ?? []) {
+        for (const digest of digests) {
           const m = r?.manifests.get(digest);
-          if (m) result.push(descriptorOf(m));
+          if (!m || (query.artifactType !== undefined && m.artifactType !== query.artifactType)) continue;
+          if (query.n !== undefined && result.length >= query.n) break;
+          result.push(descriptorOf(m));
         }
         return result;
       },
-      async repositories(page) {
-        const names = [...repositories].filter(([, r]) => r.manifests.size > 0).map(([name]) => name);
-        return paginate(names.sort(byteOrder), page);
+      async list(repository, page) {
+        return paginate(sorted(repositories.get(repository)?.manifests.keys() ?? []), page);
       },
     },
 
@@ -154,16 +193,20 @@ export function memoryStorage(): Storage {
         return repositories.get(repository)?.tags.get(tag);
       },
       async put(repository, tag, digest) {
-        repo(repository).tags.set(tag, digest);
+        const tags = repo(repository).tags;
+        const previous = tags.get(tag);
+        tags.set(tag, digest);
+        return previous;
       },
       async delete(repository, tag, expected) {
         const tags = repositories.get(repository)?.tags;
-        if (!tags?.has(tag) || (expected !== undefined && tags.get(tag) !== expected)) return false;
-        return tags.delete(tag);
+        const current = tags?.get(tag);
+        if (current === undefined || (expected !== undefined && current !== expected)) return undefined;
+        tags?.delete(tag);
+        return current;
       },
       async list(repository, page) {
-        const r = repositories.get(repository);
-        return r && paginate([...r.tags.keys()].sort(byteOrder), page);
+        return paginate(sorted(repositories.get(repository)?.tags.keys() ?? []), page);
       },
       async find(repository, digest) {
         const tags = repositories.get(repository)?.tags ?? new Map<string, Digest>();
@@ -176,20 +219,50 @@ export function memoryStorage(): Storage {
         return repositories.get(repository)?.links.has(digest) ?? false;
       },
       async add(repository, digest) {
-        repo(repository).links.add(digest);
+        const links = repo(repository).links;
+        if (links.has(digest)) return false;
+        links.add(digest);
+        return true;
       },
       async delete(repository, digest) {
         return repositories.get(repository)?.links.delete(digest) ?? false;
       },
-      async repositories(digest) {
-        return [...repositories].filter(([, r]) => r.links.has(digest)).map(([name]) => name);
+      async repositories(digest, page) {
+        const names = [...repositories].filter(([, r]) => r.links.has(digest)).map(([name]) => name);
+        return paginate(names.sort(byteOrder), page);
+      },
+      async list(repository, page) {
+        return paginate(sorted(repositories.get(repository)?.links ?? []), page);
+      },
+    },
+
+    repositories: {
+      async has(name) {
+        return repositories.has(name);
+      },
+      async list(page) {
+        return paginate(sorted(repositories.keys()), page);
+      },
+      async delete(name) {
+        return repositories.delete(name);
       },
     },
   };
 }
 
-function info(id: string, upload: Upload) {
-  return { id, repository: upload.repository, size: upload.size, updatedAt: upload.updatedAt };
+function info(id: string, upload: Upload): UploadInfo {
+  return {
+    id,
+    repository: upload.repository,
+    size: upload.size,
+    updatedAt: upload.updatedAt,
+    ...(upload.hashState && { hashState: upload.hashState }),
+  };
+}
+
+function infoOf(m: Manifest): ManifestInfo {
+  const { body: _body, annotations: _annotations, references: _references, ...rest } = m;
+  return rest;
 }
 
 /** The chunks covering `range`, cut at its edges without copying. */

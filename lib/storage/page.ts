@@ -6,7 +6,7 @@ export function byteOrder(a: string, b: string): number {
 }
 
 /** Applies `last` and `n` to names already sorted in byte order. */
-export function paginate(sorted: readonly string[], page: Page): string[] {
+export function paginate<T extends string>(sorted: readonly T[], page: Page): T[] {
   let start = 0;
   if (page.last !== undefined) {
     const last = page.last;
@@ -15,7 +15,7 @@ export function paginate(sorted: readonly string[], page: Page): string[] {
     let hi = sorted.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((sorted[mid] as string) <= last) lo = mid + 1;
+      if ((sorted[mid] as T) <= last) lo = mid + 1;
       else hi = mid;
     }
     start = lo;

@@ -2,17 +2,22 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '../digest.js';
 
 /**
- * The persistence hooks. berth's core owns every policy (grammar, digest verification, limits, auth,
- * which repository may see which blob); a store only keeps bytes and records, and makes its writes atomic.
+ * The persistence hooks (contract v2). berth's core owns every policy (grammar, digest verification,
+ * limits, auth, which repository may see which blob); a store only keeps bytes and records, and makes
+ * each write atomic.
  *
  * Rules shared by every store:
- * - Every method is async. Absence is `undefined` (or `false` for deletes), never an exception.
- * - Inputs are already validated: names, tags and digests match the spec's grammar.
- * - Streams are Node `Readable`s; a store never buffers a whole blob or upload in memory
- *   (the memory store is the one exception, by definition).
- * - Stores compose by spread: `{ ...fsStorage({ root }), blobs: myBlobs }`.
+ * - Every method is async. Absence is `undefined` (or `false`), never an exception; an exception
+ *   means the store failed, and the core answers a 5xx.
+ * - Inputs are already validated: names, tags and digests match the spec's grammars.
+ * - Streams are Node `Readable`s; a store never buffers a whole blob or upload in memory (the
+ *   memory store is the one exception, by definition).
+ * - Lists are in byte order and paginated with {@link Page}.
+ * - Writes say what changed (a replaced tag, whether a link or manifest is new, what a delete
+ *   removed), so events and quotas can be built on them.
+ * - Stores compose by spread: `{ ...fsStorage({ root }), blobs: myBlobs }` keeps every blob in `myBlobs`.
  *
- * `test/storage/contract.ts` proves these rules; every store must pass it.
+ * `berth/testing` exports the contract suite that proves these rules; every store must pass it.
  */
 export interface Storage {
   blobs: BlobStore;
@@ -20,17 +25,11 @@ export interface Storage {
   manifests: ManifestStore;
   tags: TagStore;
   links: LinkStore;
-}
-
-export interface BlobInfo {
-  digest: Digest;
-  size: number;
-}
-
-/** A byte range with `end` exclusive (like GridFS `end` and `Buffer#subarray`). */
-export interface ByteRange {
-  start: number;
-  end: number;
+  repositories: RepositoryStore;
+  /** Prepares the store (directories, database indexes). Idempotent; the registry calls it once before serving. */
+  init?(): Promise<void>;
+  /** Releases what the store opened itself (connections, handles). */
+  close?(): Promise<void>;
 }
 
 /** OCI pagination: at most `n` entries, starting strictly after `last` in byte order. */
@@ -39,12 +38,43 @@ export interface Page {
   last?: string;
 }
 
-/** Verified, content-addressed bytes shared by all repositories. Blobs are written only by {@link UploadStore.commit}. */
+/** A byte range with `end` exclusive (like GridFS `end` and `Buffer#subarray`). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** Cancels a read or write when the client that caused it has gone away. */
+export interface Cancellable {
+  signal?: AbortSignal;
+}
+
+export interface OpenOptions extends Cancellable {
+  /** Only these bytes; within the blob (the core checks it against `stat`). */
+  range?: ByteRange;
+}
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+  /** When the bytes were first stored (garbage collection keeps young blobs). */
+  createdAt: Date;
+}
+
+/** Verified, content-addressed bytes shared by all repositories. */
 export interface BlobStore {
   stat(digest: Digest): Promise<BlobInfo | undefined>;
-  /** A stream of the blob, or of `range` of it. `range` is within the blob (the core checks it against `stat`). */
-  open(digest: Digest, range?: ByteRange): Promise<Readable | undefined>;
+  open(digest: Digest, options?: OpenOptions): Promise<Readable | undefined>;
+  /**
+   * Stores `body` as blob `digest`, atomically: the blob becomes visible only after `body` ended
+   * without error (the core verifies digest and size on the way and fails the stream on a
+   * mismatch), and a failed `put` leaves nothing behind. Writing a blob that exists already keeps
+   * one copy. Resolves once the bytes are durable.
+   */
+  put(digest: Digest, body: Readable, options?: Cancellable): Promise<BlobInfo>;
   delete(digest: Digest): Promise<boolean>;
+  /** Every stored digest (for garbage collection and maintenance). */
+  list(page: Page): Promise<Digest[]>;
 }
 
 export interface UploadInfo {
@@ -54,6 +84,17 @@ export interface UploadInfo {
   size: number;
   /** Last activity; uploads idle for too long are swept. */
   updatedAt: Date;
+  /** What {@link AppendOptions.hashState} returned at the last append, if anything. */
+  hashState?: Uint8Array;
+}
+
+export interface AppendOptions extends Cancellable {
+  /**
+   * Called once `body` has been read to its end. Whatever it returns (the running hash of the
+   * upload's bytes) is saved with the new size in the same atomic step and comes back in
+   * {@link UploadInfo.hashState}, so another process can continue the upload without re-reading it.
+   */
+  hashState?: () => Uint8Array | undefined;
 }
 
 /**
@@ -66,20 +107,30 @@ export interface UploadStore {
   /**
    * Appends `body` when the upload holds exactly `offset` bytes (a compare-and-set: a stale or
    * concurrent request loses) and resolves to the new size. Resolves `undefined` when the upload is
-   * unknown or its size is no longer `offset`. If `body` fails, the upload keeps its previous size and the
-   * error is rethrown.
+   * unknown or its size is no longer `offset`. If `body` fails, the upload keeps its previous size
+   * and the error is rethrown.
    */
-  append(id: string, offset: number, body: Readable): Promise<number | undefined>;
-  /** The bytes received so far, for re-hashing when the hash state is not at hand. */
-  open(id: string): Promise<Readable | undefined>;
+  append(id: string, offset: number, body: Readable, options?: AppendOptions): Promise<number | undefined>;
+  /** The bytes received so far. */
+  open(id: string, options?: Cancellable): Promise<Readable | undefined>;
   /**
-   * Turns the upload into blob `digest` atomically and forgets the upload, when it holds exactly `size`
-   * bytes (the core verified the digest of those bytes; a later append must not slip in). If the blob
-   * already exists the upload's bytes are dropped. `undefined` when the upload is unknown or its size differs.
+   * Optional fast path: turns the upload into blob `digest` of {@link promotesInto} without copying,
+   * atomically, and forgets the upload, when it holds exactly `size` bytes (the core verified their
+   * digest; a later append must not slip in). If the blob exists already the upload's bytes are
+   * dropped. `undefined` when the upload is unknown or its size differs. Without it (or when
+   * `storage.blobs` is another store), the core copies the upload into `blobs.put` and deletes it.
    */
-  commit(id: string, digest: Digest, size: number): Promise<BlobInfo | undefined>;
+  commit?(id: string, digest: Digest, size: number): Promise<BlobInfo | undefined>;
+  /** The blob store {@link commit} writes into; the core uses `commit` only when this is `storage.blobs`. */
+  readonly promotesInto?: BlobStore;
+  /**
+   * True when an upload's requests may reach different processes (a store shared through a
+   * database): the core then saves a resumable hash state with every append. Stores used by one
+   * process leave it unset and the core hashes in process memory, which is several times faster.
+   */
+  readonly shared?: boolean;
   delete(id: string): Promise<boolean>;
-  /** Deletes uploads idle since before `cutoff`; resolves to how many were removed. */
+  /** Deletes uploads idle since before `cutoff` (and whatever a crash left half-written); resolves to how many uploads were removed. */
   sweep(cutoff: Date): Promise<number>;
 }
 
@@ -92,37 +143,56 @@ export interface Descriptor {
   annotations?: Record<string, string>;
 }
 
-/** A manifest as pushed: the exact bytes plus what the core parsed out of them. */
-export interface Manifest extends Descriptor {
-  body: Buffer;
+/** A manifest's record without its bytes: enough for HEAD, reference checks and listings. */
+export interface ManifestInfo {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** When the manifest was first stored in this repository. */
+  createdAt: Date;
+  artifactType?: string;
   /** The `subject` digest, indexed for the referrers API. */
   subject?: Digest;
+}
+
+/** A manifest as pushed: the exact bytes plus what the core parsed out of them. */
+export interface Manifest extends ManifestInfo {
+  body: Buffer;
+  annotations?: Record<string, string>;
   /** Blobs and child manifests the manifest points at (for garbage collection). */
   references: Digest[];
+}
+
+/** What the core hands to {@link ManifestStore.put}: the store sets `createdAt`. */
+export type NewManifest = Omit<Manifest, 'createdAt'>;
+
+export interface ReferrersQuery extends Page {
+  /** Only referrers of this artifact type. */
+  artifactType?: string;
 }
 
 /** Manifests of each repository, addressed by digest, with a referrers index. */
 export interface ManifestStore {
   get(repository: string, digest: Digest): Promise<Manifest | undefined>;
-  /** Stores the manifest (idempotent) and indexes its `subject`. Also makes the repository known. */
-  put(repository: string, manifest: Manifest): Promise<void>;
-  /** Removes the manifest and its referrers entry. Tags are the core's business. */
-  delete(repository: string, digest: Digest): Promise<boolean>;
-  /** Manifests of `repository` whose subject is `subject`, in any order. */
-  referrers(repository: string, subject: Digest): Promise<Descriptor[]>;
-  /** Repositories holding at least one manifest, sorted in byte order. */
-  repositories(page: Page): Promise<string[]>;
+  stat(repository: string, digest: Digest): Promise<ManifestInfo | undefined>;
+  /** Stores the manifest and indexes its `subject`; resolves `true` when it is new (idempotent). Makes the repository known. */
+  put(repository: string, manifest: NewManifest): Promise<boolean>;
+  /** Removes the manifest and its referrers entry; resolves to what was removed. Tags are the core's business. */
+  delete(repository: string, digest: Digest): Promise<ManifestInfo | undefined>;
+  /** Manifests of `repository` whose subject is `subject`, in digest order (`last` is a digest). */
+  referrers(repository: string, subject: Digest, query: ReferrersQuery): Promise<Descriptor[]>;
+  /** Digests of the repository's manifests. */
+  list(repository: string, page: Page): Promise<Digest[]>;
 }
 
 /** Tag → digest per repository. */
 export interface TagStore {
   get(repository: string, tag: string): Promise<Digest | undefined>;
-  /** Points `tag` at `digest`, replacing atomically whatever it pointed at. */
-  put(repository: string, tag: string, digest: Digest): Promise<void>;
-  /** Removes `tag`; when `expected` is given, only while it still points there. */
-  delete(repository: string, tag: string, expected?: Digest): Promise<boolean>;
-  /** Tags sorted in byte order; `undefined` when nothing was ever pushed to the repository. */
-  list(repository: string, page: Page): Promise<string[] | undefined>;
+  /** Points `tag` at `digest` atomically; resolves to the digest it pointed at before, if any. Makes the repository known. */
+  put(repository: string, tag: string, digest: Digest): Promise<Digest | undefined>;
+  /** Removes `tag` (when `expected` is given, only while it still points there); resolves to the digest it pointed at. */
+  delete(repository: string, tag: string, expected?: Digest): Promise<Digest | undefined>;
+  list(repository: string, page: Page): Promise<string[]>;
   /** Tags pointing at `digest`. */
   find(repository: string, digest: Digest): Promise<string[]>;
 }
@@ -130,9 +200,22 @@ export interface TagStore {
 /** Which repositories may see which blobs (distribution's "linked blob store"). */
 export interface LinkStore {
   has(repository: string, digest: Digest): Promise<boolean>;
-  /** Links the blob into the repository (idempotent). Also makes the repository known. */
-  add(repository: string, digest: Digest): Promise<void>;
+  /** Links the blob into the repository; resolves `true` when the link is new. Makes the repository known. */
+  add(repository: string, digest: Digest): Promise<boolean>;
   delete(repository: string, digest: Digest): Promise<boolean>;
-  /** Repositories the blob is linked into, for automatic cross-repository mounts. */
-  repositories(digest: Digest): Promise<string[]>;
+  /** Repositories the blob is linked into (automatic mounts, garbage collection). */
+  repositories(digest: Digest, page: Page): Promise<string[]>;
+  /** Digests linked into the repository. */
+  list(repository: string, page: Page): Promise<Digest[]>;
+}
+
+/**
+ * Repositories as their own records. One becomes known with its first link, manifest or tag and
+ * stays known (listed in the catalog, answering a tags list) until deleted, even when empty.
+ */
+export interface RepositoryStore {
+  has(name: string): Promise<boolean>;
+  list(page: Page): Promise<string[]>;
+  /** Forgets the repository with its tags, manifests and links (blobs stay, for garbage collection). */
+  delete(name: string): Promise<boolean>;
 }

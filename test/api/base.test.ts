@@ -86,10 +86,23 @@ describe('catalog: GET /v2/_catalog', () => {
     assert.deepEqual(body.repositories, names);
   });
 
-  it('a repository holding only blobs is not listed', async () => {
-    await reg.pushBlob('cat/blobonly', 'just a blob');
-    const body = (await (await reg.req('GET', '/v2/_catalog')).json()) as { repositories: string[] };
-    assert.ok(!body.repositories.includes('cat/blobonly'));
+  it('a repository is known from its first blob until deleted: catalog, tags list and blobs agree', async () => {
+    const own = await startRegistry();
+    try {
+      const blob = await own.pushBlob('cat/blobonly', 'just a blob');
+      const list = async () => ((await (await own.req('GET', '/v2/_catalog')).json()) as { repositories: string[] }).repositories;
+      assert.deepEqual(await list(), ['cat/blobonly']);
+      assert.deepEqual(await (await own.req('GET', '/v2/cat/blobonly/tags/list')).json(), { name: 'cat/blobonly', tags: [] });
+      const image = await own.pushImage('cat/blobonly', { tag: 'v1' });
+      assert.equal((await own.req('DELETE', `/v2/cat/blobonly/manifests/${image.digest}`)).status, 202);
+      assert.equal((await own.req('DELETE', `/v2/cat/blobonly/blobs/${blob}`)).status, 202);
+      // its last manifest and blob are gone, but the repository is still one record everywhere
+      assert.deepEqual(await list(), ['cat/blobonly']);
+      assert.deepEqual(await (await own.req('GET', '/v2/cat/blobonly/tags/list')).json(), { name: 'cat/blobonly', tags: [] });
+      await assertError(await own.req('GET', '/v2/cat/never/tags/list'), 404, 'NAME_UNKNOWN');
+    } finally {
+      await own.close();
+    }
   });
 
   it('n → exactly n entries and a Link to the next page', async () => {

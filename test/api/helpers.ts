@@ -204,20 +204,28 @@ export type Init = Omit<RequestInit, 'body'> & {
 export class Client {
   readonly origin: string;
   readonly prefix: string;
+  /** Sent with every request (e.g. credentials), under the request's own headers. */
+  readonly headers: Record<string, string>;
 
-  constructor(origin: string, prefix = '') {
+  constructor(origin: string, prefix = '', headers: Record<string, string> = {}) {
     this.origin = origin;
     this.prefix = prefix;
+    this.headers = headers;
   }
 
   /** `path` below the mount point, e.g. `/v2/`. */
   req(method: string, path: string, init: Init = {}): Promise<Response> {
-    return fetch(this.origin + this.prefix + path, { redirect: 'manual', ...init, method } as RequestInit);
+    return fetch(this.origin + this.prefix + path, this.#init(method, init));
   }
 
   /** A `Location` header value (already carries the mount prefix). */
   at(method: string, location: string, init: Init = {}): Promise<Response> {
-    return fetch(new URL(location, this.origin), { redirect: 'manual', ...init, method } as RequestInit);
+    return fetch(new URL(location, this.origin), this.#init(method, init));
+  }
+
+  #init(method: string, init: Init): RequestInit {
+    const headers = { ...this.headers, ...(init.headers as Record<string, string> | undefined) };
+    return { redirect: 'manual', ...init, headers, method } as RequestInit;
   }
 
   raw(method: string, path: string, headers: http.OutgoingHttpHeaders = {}, body?: Buffer | string): Promise<RawResponse> {

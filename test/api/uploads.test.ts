@@ -515,7 +515,7 @@ describe('uploads: mount from a repository the caller may not pull', () => {
   let reg: TestRegistry;
   let blob: string;
   before(async () => {
-    reg = await startRegistry({ authorize: (_req, access) => !('repository' in access) || access.repository !== 'hidden/source' });
+    reg = await startRegistry({ authorize: (_req, accesses) => ({ allowed: accesses.map((a) => !('repository' in a) || a.repository !== 'hidden/source') }) });
     const pusher = await startRegistry({ storage: reg.registry.storage });
     blob = await pusher.pushBlob('hidden/source', 'hidden layer');
     await pusher.close();

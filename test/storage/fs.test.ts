@@ -4,18 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fsStorage } from '../../lib/index.js';
-import { testStorage } from './contract.js';
+import { testStorage } from '../../lib/testing/contract.js';
 
 let root = '';
-testStorage(
-  'fs',
-  async () => fsStorage({ root: (root = await mkdtemp(join(tmpdir(), 'berth-fs-'))) }),
-  async () => {
+testStorage('fs', async () => fsStorage({ root: (root = await mkdtemp(join(tmpdir(), 'berth-fs-'))) }), {
+  teardown: async () => {
     // nothing may be left staged: every write was renamed into place
     assert.deepEqual(await readdir(join(root, 'tmp')).catch(() => []), []);
     await rm(root, { recursive: true, force: true });
   },
-);
+});
 
 describe('fs store: path safety', () => {
   it('refuses names, tags and digests that could leave the root', async () => {

@@ -1,4 +1,4 @@
 import { memoryStorage } from '../../lib/index.js';
-import { testStorage } from './contract.js';
+import { testStorage } from '../../lib/testing/contract.js';
 
 testStorage('memory', async () => memoryStorage());

@@ -42,8 +42,8 @@ describe('createRegistry options', () => {
   it('accepts every documented option', () => {
     createRegistry({
       storage,
-      authorize: () => true,
-      challenge: (access) => `Basic realm="${access.action}"`,
+      authorize: () => ({ allowed: true }),
+      challenge: ({ accesses }) => `Basic realm="${String(accesses.length)}"`,
       publicPath: '',
       maxManifestBytes: 1024,
       uploadTimeout: 1000,

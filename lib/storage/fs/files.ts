@@ -1,0 +1,162 @@
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/**
+ * File primitives of the fs store. Every file appears by `rename` from a staging directory on the
+ * same file system, so readers see whole files or none.
+ */
+export class Files {
+  readonly #tmp: string;
+  readonly #fsync: boolean;
+
+  constructor(tmp: string, fsync: boolean) {
+    this.#tmp = tmp;
+    this.#fsync = fsync;
+  }
+
+  /** A fresh staging path. */
+  staging(): string {
+    return join(this.#tmp, randomUUID());
+  }
+
+  /**
+   * Writes a whole file so that it appears at once. With fsync on, its bytes reach the disk before
+   * the rename and the rename itself before the promise resolves, so a crash leaves the old file or
+   * the new one, never an empty one.
+   */
+  async writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+    await this.place(await this.#stage(data), path);
+  }
+
+  /**
+   * Like {@link writeAtomic}, but only when `path` does not exist yet: `link()` fails on an existing
+   * file, so of two concurrent writers exactly one creates it. Resolves `true` for that one.
+   */
+  async create(path: string, data: string | Uint8Array): Promise<boolean> {
+    const tmp = await this.#stage(data);
+    try {
+      await link(tmp, path).catch(async (err: unknown) => {
+        if (!isMissing(err)) throw err;
+        await mkdir(dirname(path), { recursive: true });
+        await link(tmp, path);
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+    if (this.#fsync) await syncDirectory(dirname(path));
+    return true;
+  }
+
+  /** Writes `data` to a new staging file (durably with fsync on) and returns its path. */
+  async #stage(data: string | Uint8Array): Promise<string> {
+    const tmp = this.staging();
+    const handle = await open(tmp, 'w').catch(async (err: unknown) => {
+      if (!isMissing(err)) throw err;
+      await mkdir(this.#tmp, { recursive: true });
+      return open(tmp, 'w');
+    });
+    try {
+      await handle.writeFile(data);
+      if (this.#fsync) await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    return tmp;
+  }
+
+  /** Renames a finished staging file into place, creating its directory, and makes the rename durable. */
+  async place(tmp: string, path: string): Promise<void> {
+    try {
+      await rename(tmp, path);
+    } catch (err) {
+      if (!isMissing(err)) {
+        await unlink(tmp).catch(() => undefined);
+        throw err;
+      }
+      await mkdir(dirname(path), { recursive: true });
+      await rename(tmp, path);
+    }
+    if (this.#fsync) await syncDirectory(dirname(path));
+  }
+
+  /** Creates an empty marker file (idempotent); resolves `true` when it is new. */
+  async touch(path: string): Promise<boolean> {
+    const create = async () => {
+      const handle = await open(path, 'wx');
+      await handle.close();
+    };
+    try {
+      await create();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (!isMissing(err)) throw err;
+      await mkdir(dirname(path), { recursive: true });
+      try {
+        await create();
+      } catch (again) {
+        if ((again as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw again;
+      }
+    }
+    if (this.#fsync) await syncDirectory(dirname(path));
+    return true;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+export async function readIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
+}
+
+export async function removeIfExists(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw err;
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw err;
+  }
+}
+
+/** Directory entries, or none when the directory does not exist. */
+export async function entries(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+}

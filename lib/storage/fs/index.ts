@@ -1,0 +1,73 @@
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isRepositoryName } from '../../names.js';
+import type { Storage } from '../types.js';
+import { fsBlobs } from './blobs.js';
+import { Catalog } from './catalog.js';
+import { Files } from './files.js';
+import { Layout } from './layout.js';
+import { fsLinks } from './links.js';
+import { fsManifests } from './manifests.js';
+import { fsTags } from './tags.js';
+import { fsUploads } from './uploads.js';
+
+export interface FsStorageOptions {
+  /** Directory that holds everything; created if missing. */
+  root: string;
+  /** fsync data and metadata before they become visible, so a crash never exposes a torn file (default: `true`). */
+  fsync?: boolean;
+}
+
+/**
+ * A content-addressed store in a directory (the layout is described in `layout.ts`). Every file
+ * appears by an atomic rename, so readers see whole files or none, and two clients writing the same
+ * blob or tag at once each replace it atomically. Appends to one upload are serialised within the
+ * process: run one process per root.
+ */
+export function fsStorage(options: FsStorageOptions): Storage {
+  const root = (options as Partial<FsStorageOptions> | undefined)?.root;
+  if (typeof root !== 'string' || root === '') {
+    throw new TypeError(`fsStorage: \`root\` must be a directory path (got ${JSON.stringify(root)}).`);
+  }
+  const fsync = options.fsync ?? true;
+  const layout = new Layout(root);
+  const files = new Files(layout.inside('tmp'), fsync);
+  const catalog = new Catalog(layout, files);
+  const blobs = fsBlobs(layout, files, fsync);
+  return {
+    blobs,
+    uploads: fsUploads(layout, files, blobs, fsync),
+    manifests: fsManifests(layout, files, catalog),
+    tags: fsTags(layout, files, catalog),
+    links: fsLinks(layout, files, catalog),
+    repositories: catalog.store(),
+    async init() {
+      for (const dir of ['blobs', 'uploads', 'repositories', 'links', 'tmp']) await mkdir(layout.inside(dir), { recursive: true });
+      // a root written before the catalog existed: index its repositories once
+      const index = layout.inside('catalog');
+      if ((await readdir(index).catch(() => undefined)) === undefined) {
+        const staging = `${index}.new`;
+        await rm(staging, { recursive: true, force: true });
+        await mkdir(staging);
+        for (const name of await repositoriesOnDisk(layout.inside('repositories'), '')) {
+          await files.touch(join(staging, name.replaceAll('/', ',')));
+        }
+        await rm(index, { recursive: true, force: true });
+        await rename(staging, index);
+      }
+    },
+  };
+}
+
+/** Repository directories (holding any `_` record directory) below `dir`, whose name so far is `prefix`. */
+async function repositoriesOnDisk(dir: string, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  const children = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  if (prefix !== '' && children.some((c) => c.isDirectory() && c.name.startsWith('_'))) found.push(prefix);
+  for (const child of children) {
+    if (!child.isDirectory() || child.name.startsWith('_')) continue;
+    const name = prefix ? `${prefix}/${child.name}` : child.name;
+    if (isRepositoryName(name)) found.push(...(await repositoriesOnDisk(join(dir, child.name), name)));
+  }
+  return found;
+}

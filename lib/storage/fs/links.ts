@@ -1,0 +1,51 @@
+import { basename } from 'node:path';
+import { isRepositoryName } from '../../names.js';
+import { byteOrder, paginate } from '../page.js';
+import type { LinkStore } from '../types.js';
+import type { Catalog } from './catalog.js';
+import { type Files, entries, exists, readIfExists, removeIfExists } from './files.js';
+import type { Layout } from './layout.js';
+import { digestsUnder } from './manifests.js';
+
+/** Blob links: `repositories/<name>/_layers/<alg>/<hex>`, with a reverse link per blob naming the repositories that hold it. */
+export function fsLinks(layout: Layout, files: Files, catalog: Catalog): LinkStore {
+  return {
+    has: (name, digest) => exists(layout.layer(name, digest)),
+
+    async add(name, digest) {
+      const created = await files.touch(layout.layer(name, digest));
+      if (created) await files.writeAtomic(layout.reverseLink(digest, name), name);
+      await catalog.add(name);
+      return created;
+    },
+
+    async delete(name, digest) {
+      await removeIfExists(layout.reverseLink(digest, name));
+      return removeIfExists(layout.layer(name, digest));
+    },
+
+    async repositories(digest, page) {
+      const dir = layout.reverseLinks(digest);
+      const names: string[] = [];
+      for (const entry of await entries(dir)) {
+        const content = (await readIfExists(layout.inside(dir, entry)))?.toString('utf8');
+        // stores written before reverse links were hashed named the file after the encoded name and left it empty
+        const name = content || safeDecode(basename(entry));
+        if (name !== undefined && isRepositoryName(name)) names.push(name);
+      }
+      return paginate(names.sort(byteOrder), page);
+    },
+
+    async list(name, page) {
+      return paginate(await digestsUnder(layout, layout.repository(name, '_layers')), page);
+    },
+  };
+}
+
+function safeDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { isRepositoryName } from '../../names.js';
+import type { BlobStore, UploadInfo, UploadStore } from '../types.js';
+import { type Files, entries, isMissing, readIfExists } from './files.js';
+import { READ_CHUNK } from './blobs.js';
+import type { Layout } from './layout.js';
+
+/**
+ * Uploads in `uploads/<id>/`: `repository`, `data` (the bytes so far; its mtime is the last
+ * activity) and `hash` (a saved hash state and the size it describes). Appends to one upload are
+ * serialised within the process; the store refuses a second process on the same root.
+ */
+export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync: boolean): UploadStore {
+  const locks = new Map<string, Promise<unknown>>();
+
+  /** Runs `fn` after every earlier call for the same upload has finished. */
+  function serialised<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = locks.get(id) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    locks.set(id, settled);
+    void settled.then(() => {
+      if (locks.get(id) === settled) locks.delete(id);
+    });
+    return next;
+  }
+
+  async function info(id: string): Promise<UploadInfo | undefined> {
+    if (!layout.isUploadId(id)) return undefined;
+    try {
+      const [repository, data, hash] = await Promise.all([
+        readFile(layout.upload(id, 'repository'), 'utf8'),
+        stat(layout.upload(id, 'data')),
+        readIfExists(layout.upload(id, 'hash')),
+      ]);
+      const upload: UploadInfo = { id, repository, size: data.size, updatedAt: data.mtime };
+      const state = hash && decodeState(hash);
+      // a state saved for fewer bytes than the data holds (a crash between the two writes) is no state
+      if (state?.size === data.size) upload.hashState = state.state;
+      return upload;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  return {
+    promotesInto: blobs,
+
+    async create(repository) {
+      if (!isRepositoryName(repository)) throw new Error(`fsStorage: invalid repository name ${JSON.stringify(repository)}`);
+      const id = randomUUID();
+      await mkdir(layout.upload(id), { recursive: true });
+      await writeFile(layout.upload(id, 'repository'), repository);
+      await writeFile(layout.upload(id, 'data'), '');
+      return { id, repository, size: 0, updatedAt: new Date() };
+    },
+
+    get: info,
+
+    append(id, offset, body, options = {}) {
+      if (!layout.isUploadId(id)) return Promise.resolve(undefined);
+      return serialised(id, async () => {
+        const current = await info(id);
+        if (!current || current.size !== offset) {
+          body.resume();
+          return undefined;
+        }
+        const data = layout.upload(id, 'data');
+        const file = createWriteStream(data, { flags: 'r+', start: offset });
+        try {
+          await pipeline(body, file, options.signal ? { signal: options.signal } : {});
+        } catch (err) {
+          await truncate(data, offset).catch(() => undefined);
+          throw err;
+        }
+        const size = offset + file.bytesWritten;
+        const state = options.hashState?.();
+        if (state) await files.writeAtomic(layout.upload(id, 'hash'), encodeState(size, state));
+        // writing moved mtime (the idle clock) already; only an empty append must touch it
+        if (file.bytesWritten === 0) {
+          const now = new Date();
+          await utimes(data, now, now);
+        }
+        return size;
+      });
+    },
+
+    async open(id, options = {}) {
+      if (!layout.isUploadId(id)) return undefined;
+      try {
+        const handle = await open(layout.upload(id, 'data'), 'r');
+        return createReadStream('', { fd: handle, highWaterMark: READ_CHUNK, ...(options.signal && { signal: options.signal }) });
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
+    },
+
+    commit(id, digest, size) {
+      if (!layout.isUploadId(id)) return Promise.resolve(undefined);
+      return serialised(id, async () => {
+        const data = layout.upload(id, 'data');
+        try {
+          const handle = await open(data, 'r');
+          try {
+            if ((await handle.stat()).size !== size) return undefined;
+            if (fsync) await handle.datasync();
+          } finally {
+            await handle.close();
+          }
+        } catch (err) {
+          if (isMissing(err)) return undefined;
+          throw err;
+        }
+        // same content either way, so replacing a blob another client just committed is harmless
+        await files.place(data, layout.blob(digest));
+        await rm(layout.upload(id), { recursive: true, force: true });
+        return blobs.stat(digest);
+      });
+    },
+
+    delete(id) {
+      if (!layout.isUploadId(id)) return Promise.resolve(false);
+      return serialised(id, async () => {
+        const existed = await stat(layout.upload(id)).then(
+          () => true,
+          () => false,
+        );
+        await rm(layout.upload(id), { recursive: true, force: true });
+        return existed;
+      });
+    },
+
+    async sweep(cutoff) {
+      let removed = 0;
+      for (const id of await entries(layout.inside('uploads'))) {
+        if (!layout.isUploadId(id) || locks.has(id)) continue;
+        const upload = await info(id);
+        const idle = upload ? upload.updatedAt < cutoff : await olderThan(layout.upload(id), cutoff);
+        if (idle) {
+          await rm(layout.upload(id), { recursive: true, force: true });
+          removed++;
+        }
+      }
+      // staging files are only ever seconds old; anything idle longer was left by a crash
+      for (const name of await entries(layout.inside('tmp'))) {
+        const path = join(layout.inside('tmp'), name);
+        if (await olderThan(path, cutoff)) await rm(path, { force: true });
+      }
+      return removed;
+    },
+  };
+}
+
+function encodeState(size: number, state: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${size}\n`), state]);
+}
+
+function decodeState(file: Buffer): { size: number; state: Uint8Array } | undefined {
+  const newline = file.indexOf(10);
+  const size = Number(file.subarray(0, newline).toString());
+  return newline > 0 && Number.isSafeInteger(size) ? { size, state: file.subarray(newline + 1) } : undefined;
+}
+
+async function olderThan(path: string, cutoff: Date): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.mtime < cutoff,
+    () => false,
+  );
+}
