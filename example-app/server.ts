@@ -1,18 +1,17 @@
 import express from 'express';
-import { allowAll, createRegistry, fsStorage, memoryStorage } from '../lib/index.js';
+import { allowAll, createRegistry } from '../lib/index.js';
+import { storeFromEnv } from './stores.js';
 
 // Configuration (all optional): PORT, BERTH_STORE (fs | memory), BERTH_DATA_DIR.
 const port = Number(process.env.PORT ?? 5000);
-const store = process.env.BERTH_STORE ?? 'fs';
-const dataDir = process.env.BERTH_DATA_DIR ?? './data';
-if (store !== 'fs' && store !== 'memory') throw new Error(`BERTH_STORE must be "fs" or "memory" (got "${store}")`);
+const store = storeFromEnv();
 
 const app = express();
 app.disable('x-powered-by');
 
 // The registry. allowAll lets anyone push and delete: fine on 127.0.0.1, never on a shared network.
 const registry = createRegistry({
-  storage: store === 'memory' ? memoryStorage() : fsStorage({ root: dataDir }),
+  storage: store.storage,
   authorize: allowAll,
 });
 app.use(registry); // first, so no body parser touches registry traffic
@@ -23,7 +22,7 @@ app.get('/', (_req, res) => {
   res.type('html').send(`<h1>berth example app</h1><p>The registry answers at <code>/v2/</code>; try <a href="/v2/_catalog">/v2/_catalog</a>.</p>`);
 });
 app.get('/healthz', (_req, res) => {
-  res.json({ ok: true, store });
+  res.json({ ok: true, store: store.describe });
 });
 
 const server = app.listen(port, (error?: Error) => {
@@ -32,7 +31,7 @@ const server = app.listen(port, (error?: Error) => {
     console.error(`berth example app could not listen on port ${port}: ${error.message}`);
     process.exit(1);
   }
-  console.log(`berth example app on http://127.0.0.1:${port} (store: ${store}${store === 'fs' ? `, data: ${dataDir}` : ''})`);
+  console.log(`berth example app on http://127.0.0.1:${port} (${store.describe})`);
 });
 // Large blobs take longer than Node's default 5-minute request timeout.
 server.requestTimeout = 0;
