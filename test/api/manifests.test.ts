@@ -391,6 +391,13 @@ describe('manifests: GET/HEAD errors', () => {
   });
   after(() => reg.close());
 
+  it('a GET that carries a body is answered, and the connection stays usable', async () => {
+    const raw = await reg.raw('GET', '/v2/get/repo/manifests/v1', { 'Content-Length': 11, Accept: 'application/vnd.oci.image.manifest.v1+json' }, 'ignore this');
+    assert.equal(raw.status, 200);
+    assert.equal(raw.headers['content-type'], 'application/vnd.oci.image.manifest.v1+json');
+    assert.equal((await reg.req('HEAD', '/v2/get/repo/manifests/v1')).status, 200);
+  });
+
   it('an invalid tag on GET/HEAD → 404 MANIFEST_UNKNOWN (not 400)', async () => {
     for (const tag of ['.INVALID_MANIFEST_NAME', '-dash', 'x'.repeat(129)]) {
       await assertError(await reg.req('GET', `/v2/get/repo/manifests/${tag}`), 404, 'MANIFEST_UNKNOWN');

@@ -121,6 +121,38 @@ describe('referrers: GET /v2/<name>/referrers/<digest>', () => {
     assert.deepEqual(body.manifests.map((m) => m.digest), [ref.digest]);
   });
 
+  it('referrers pushed before their subject are still listed once the subject arrives', async () => {
+    const config = JSON.stringify({ later: true });
+    await reg.pushBlob('rf/early', config);
+    const laterSubject = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, digest: digestOf(config), size: config.length }, layers: [] }));
+    const descriptor = { mediaType: OCI_MANIFEST, digest: digestOf(laterSubject), size: laterSubject.length };
+    const early = [await reg.pushImage('rf/early', { artifactType: SIG, subject: descriptor }), await reg.pushImage('rf/early', { artifactType: SBOM, subject: descriptor })];
+    await reg.pushManifest('rf/early', 'subject', laterSubject);
+    const { body } = await list(`/v2/rf/early/referrers/${descriptor.digest}`);
+    assert.deepEqual(body.manifests.map((m) => m.digest), early.map((m) => m.digest).sort());
+  });
+
+  it('pages through Link headers in digest order, keeping the filter', async () => {
+    const target = await reg.pushImage('rf/paged', { tag: 'target' });
+    const pushed: string[] = [];
+    for (let i = 0; i < 5; i++) pushed.push((await reg.pushImage('rf/paged', { artifactType: SIG, subject: target.descriptor, seed: `p${i}` })).digest);
+    await reg.pushImage('rf/paged', { artifactType: SBOM, subject: target.descriptor });
+    const seen: string[] = [];
+    let path: string | undefined = `/v2/rf/paged/referrers/${target.digest}?artifactType=${encodeURIComponent(SIG)}&n=2`;
+    let pages = 0;
+    while (path !== undefined) {
+      const { res, body } = await list(path);
+      assert.equal(res.headers.get('oci-filters-applied'), 'artifactType');
+      assert.ok(body.manifests.length <= 2);
+      seen.push(...body.manifests.map((m) => m.digest));
+      const link = res.headers.get('link');
+      path = link ? /^<([^>]+)>; rel="next"$/.exec(link)?.[1] : undefined;
+      assert.ok(++pages <= 4);
+    }
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, [...pushed].sort());
+  });
+
   it('a referrer pushed by tag is listed too', async () => {
     const target = await reg.pushImage('rf/tagged', { tag: 'target' });
     const ref = await reg.pushImage('rf/tagged', { tag: 'sig', artifactType: SIG, subject: target.descriptor });
