@@ -21,3 +21,4 @@ export type { RegistryRequest } from './http.js';
 export { memoryStorage } from './storage/memory.js';
 export { fsStorage, type FsStorageOptions } from './storage/fs/index.js';
 export type * from './storage/types.js';
+export { mongoStorage, type MongoStorageOptions } from './storage/mongo/index.js';

@@ -13,6 +13,8 @@
 #   BERTH_CONFORMANCE_STORES  stores to test, in order (default "memory fs"). Each run starts example-app with
 #                             BERTH_STORE=<store> and BERTH_DATA_DIR=<fresh temp dir>; the server inherits this
 #                             script's environment, so settings a new store needs are passed as env variables.
+#                             `mongo` (the GridFS store) needs MONGODB_URI (scripts/mongo-server.sh starts a local
+#                             server); each run uses a fresh database, dropped afterwards.
 #   BERTH_CONFORMANCE_PORT    port for example-app (default 5080)
 #   BERTH_CONFORMANCE_BIN     a suite binary built elsewhere (skips the build)
 #   BERTH_CONFORMANCE_ALLOWED_SKIPS
@@ -94,6 +96,15 @@ stop_server() {
     server_pid=
   fi
   if [ -n "$data" ]; then rm -rf "$data"; data=; fi
+  if [ -n "$mongo_db" ]; then drop_mongo_db "$mongo_db" || echo "!! could not drop database $mongo_db"; mongo_db=; fi
+}
+mongo_db=
+drop_mongo_db() {
+  node --input-type=module -e '
+    import { MongoClient } from "mongodb";
+    const client = new MongoClient(process.argv[1], { serverSelectionTimeoutMS: 5000 });
+    try { await client.db(process.argv[2]).dropDatabase(); } finally { await client.close(); }
+  ' "$MONGODB_URI" "$1"
 }
 trap stop_server EXIT
 
@@ -129,6 +140,11 @@ for store in $STORES; do
   echo "== official conformance suite, $store store"
   started=$(now)
   data=$(mktemp -d)
+  if [ "$store" = mongo ]; then
+    [ -n "${MONGODB_URI:-}" ] || die "the mongo store needs MONGODB_URI (start a server: eval \"\$(bash scripts/mongo-server.sh start)\")"
+    mongo_db=berth_conformance_$(date +%s)_$$
+    export BERTH_MONGO_DB=$mongo_db
+  fi
   PORT=$PORT BERTH_STORE=$store BERTH_DATA_DIR="$data/data" node --import tsx example-app/server.ts > "$data/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do

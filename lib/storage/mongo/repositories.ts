@@ -1,0 +1,34 @@
+import type { RepositoryStore } from '../types.js';
+import { type Connection, type Mongo, upsertRetrying } from './connection.js';
+import { listPage } from './pages.js';
+
+/**
+ * Makes `name` known: called before the first record of a repository is written, so a record never
+ * exists in a repository the catalog does not list.
+ */
+export async function makeKnown(mongo: Mongo, name: string): Promise<void> {
+  await upsertRetrying(() => mongo.repositories.updateOne({ _id: name }, { $setOnInsert: { createdAt: new Date() } }, { upsert: true, writeConcern: mongo.commit }));
+}
+
+/** Repositories as documents `{ _id: name }`, listed by `_id` (byte order). */
+export function mongoRepositories(connection: Connection): RepositoryStore {
+  return {
+    async has(name) {
+      const mongo = await connection.get();
+      return (await mongo.repositories.countDocuments({ _id: name }, { limit: 1 })) > 0;
+    },
+
+    async list(page) {
+      const mongo = await connection.get();
+      return listPage(mongo.repositories, {}, '_id', page);
+    },
+
+    async delete(name) {
+      const mongo = await connection.get();
+      // records first and the name last: an interrupted delete leaves a known repository to delete again, never hidden records
+      const options = { writeConcern: mongo.commit };
+      await Promise.all([mongo.tags.deleteMany({ repository: name }, options), mongo.manifests.deleteMany({ repository: name }, options), mongo.links.deleteMany({ repository: name }, options)]);
+      return (await mongo.repositories.deleteOne({ _id: name }, options)).deletedCount === 1;
+    },
+  };
+}
