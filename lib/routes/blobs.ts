@@ -3,10 +3,13 @@ import type { Call, Context, Handler } from '../context.js';
 import { type Digest, parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
 import { endEmpty, parseByteRange } from '../http.js';
+import { Integrity } from '../integrity.js';
 import type { BlobInfo } from '../storage/types.js';
 
 /** Blob pull (end-2, with HTTP Range) and delete (end-10). */
 export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler; deleteBlob: Handler } {
+  const integrity = new Integrity(ctx.storage);
+
   /** A blob is visible in a repository only once pushed or mounted there. */
   async function find(call: Call, action: 'pull' | 'delete'): Promise<BlobInfo> {
     const digest = blobDigest(call.ref);
@@ -63,8 +66,16 @@ export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler;
     async deleteBlob(call) {
       if (!ctx.deletes) throw unsupported('DELETE of blobs is disabled on this registry', 'GET, HEAD');
       const info = await find(call, 'delete');
+      const user = await integrity.dependent(call.name, info.digest);
+      if (user !== undefined) throw integrity.inUse('blob', info.digest, user);
       // unlink only: the bytes may be shared with other repositories; garbage collection reclaims them
-      await ctx.storage.links.delete(call.name, info.digest);
+      if (!(await ctx.storage.links.delete(call.name, info.digest))) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: info.digest } });
+      const late = await integrity.dependent(call.name, info.digest);
+      if (late !== undefined) {
+        // a manifest that needs it was pushed meanwhile: link it back
+        await ctx.storage.links.add(call.name, info.digest);
+        throw integrity.inUse('blob', info.digest, late);
+      }
       endEmpty(call.res, 202);
     },
   };

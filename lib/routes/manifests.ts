@@ -1,22 +1,21 @@
 import type { Access } from '../auth.js';
-import { eachLimited } from '../concurrency.js';
 import type { Call, Context, Handler } from '../context.js';
 import { type Digest, algorithmOf, digestOf, looksLikeDigest } from '../digest.js';
-import { RegistryError, RegistryErrors } from '../errors.js';
+import { RegistryError } from '../errors.js';
 import { endEmpty, readSmallBody } from '../http.js';
+import { Integrity, unknownReferences } from '../integrity.js';
 import { parseManifest } from '../manifest.js';
 import { isTag } from '../names.js';
 import type { ManifestInfo } from '../storage/types.js';
 import { blobDigest, unsupported } from './blobs.js';
 
-/** Reference checks of one push in flight at once. */
-const CHECKS_IN_FLIGHT = 16;
-/** Missing references reported in one answer: a push of 30,000 missing layers names the first ones. */
-const MAX_REPORTED = 100;
+/** A push retries this often when deletes of the same manifest keep racing it. */
+const ATTEMPTS = 3;
 
 /** Manifest pull (end-3), push (end-7, with `?tag=` of end-7b) and delete (end-9). */
 export function manifestRoutes(ctx: Context): { getManifest: Handler; headManifest: Handler; putManifest: Handler; deleteManifest: Handler } {
-  const { manifests, tags, links } = ctx.storage;
+  const { manifests, tags } = ctx.storage;
+  const integrity = new Integrity(ctx.storage);
 
   const unknown = (reference: string) => new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference } });
 
@@ -42,24 +41,6 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
     res.setHeader('Content-Length', manifest.size);
     res.statusCode = 200;
     return true;
-  }
-
-  /**
-   * Every config, layer and child manifest must already be in the repository; `subject` need not be.
-   * Each distinct digest is looked up once (a stat, never a read), a few at a time, and the answer
-   * names at most MAX_REPORTED missing ones.
-   */
-  async function checkReferences(name: string, blobs: Digest[], children: Digest[]): Promise<void> {
-    const wanted = [...new Set(blobs)].map((digest) => ({ digest, exists: () => links.has(name, digest) }));
-    for (const digest of new Set(children)) wanted.push({ digest, exists: async () => (await manifests.stat(name, digest)) !== undefined });
-    const missing: Digest[] = [];
-    await eachLimited(wanted, CHECKS_IN_FLIGHT, async ({ digest, exists }) => {
-      if (!(await exists())) missing.push(digest);
-      return missing.length < MAX_REPORTED;
-    });
-    if (missing.length > 0) {
-      throw new RegistryErrors(missing.slice(0, MAX_REPORTED).map((digest) => new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digest } })));
-    }
   }
 
   /** Tags named by `?tag=` on a push by digest (spec main, end-7b). */
@@ -105,11 +86,23 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       if (pinned && digest !== pinned) {
         throw new RegistryError('DIGEST_INVALID', `the manifest has digest ${digest}, not ${pinned}`, { detail: { digest: pinned } });
       }
-      await checkReferences(name, parsed.blobs, parsed.manifests);
-
       const { blobs, manifests: children, ...described } = parsed;
-      await manifests.put(name, { ...described, digest, size: body.length, body, references: [...blobs, ...children] });
-      for (const tag of newTags) await tags.put(name, tag, digest);
+      const record = { ...described, digest, size: body.length, body, references: [...blobs, ...children] };
+      for (let attempt = 1; ; attempt++) {
+        await integrity.requireReferences(name, blobs, children);
+        const created = await manifests.put(name, record);
+        // a blob or child deleted while this manifest was written: undo it rather than leave it dangling
+        const missing = await integrity.missing(name, blobs, children);
+        if (missing.length > 0) {
+          if (created) await manifests.delete(name, digest);
+          throw unknownReferences(missing);
+        }
+        for (const tag of newTags) await tags.put(name, tag, digest);
+        // a delete of this manifest ran meanwhile: its tags must not point at nothing, so take them back and write again
+        if (newTags.length === 0 || (await manifests.stat(name, digest))) break;
+        for (const tag of newTags) await tags.delete(name, tag, digest);
+        if (attempt === ATTEMPTS) throw new RegistryError('MANIFEST_UNKNOWN', 'the manifest was deleted while it was being tagged; push it again', { status: 409, detail: { digest } });
+      }
 
       res.setHeader('Location', ctx.url(req, `/v2/${name}/manifests/${digest}`));
       res.setHeader('Docker-Content-Digest', digest);
@@ -130,10 +123,22 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       }
       const digest = blobDigest(ref);
       await ctx.allow(call, [{ action: 'delete', repository: name, digest }]);
-      if (!(await manifests.stat(name, digest))) throw unknown(ref);
-      // spec: deleting by digest removes every tag pointing at it too (only while they still do)
-      for (const tag of await tags.find(name, digest)) await tags.delete(name, tag, digest);
+      const manifest = await manifests.get(name, digest);
+      if (!manifest) throw unknown(ref);
+      // an index of this repository still needs it: refuse instead of leaving the index dangling
+      const user = await integrity.dependent(name, digest);
+      if (user !== undefined) throw integrity.inUse('manifest', digest, user);
       if (!(await manifests.delete(name, digest))) throw unknown(ref);
+      const late = await integrity.dependent(name, digest);
+      if (late !== undefined) {
+        // an index that needs it was pushed meanwhile: put it back
+        const { createdAt: _createdAt, ...record } = manifest;
+        await manifests.put(name, record);
+        throw integrity.inUse('manifest', digest, late);
+      }
+      // spec: deleting by digest removes every tag pointing at it too (only while they still do);
+      // the manifest goes first, so a tag pushed meanwhile sees it gone and takes itself back
+      for (const tag of await tags.find(name, digest)) await tags.delete(name, tag, digest);
       endEmpty(res, 202);
     },
   };

@@ -25,6 +25,8 @@ interface Repository {
   links: Set<Digest>;
   /** subject digest → referrer digests */
   referrers: Map<Digest, Set<Digest>>;
+  /** referenced digest → manifests referencing it */
+  dependents: Map<Digest, Set<Digest>>;
 }
 
 /**
@@ -40,7 +42,7 @@ export function memoryStorage(): Storage {
   function repo(name: string): Repository {
     let r = repositories.get(name);
     if (!r) {
-      r = { manifests: new Map(), tags: new Map(), links: new Set(), referrers: new Map() };
+      r = { manifests: new Map(), tags: new Map(), links: new Set(), referrers: new Map(), dependents: new Map() };
       repositories.set(name, r);
     }
     return r;
@@ -156,11 +158,8 @@ export function memoryStorage(): Storage {
         const r = repo(repository);
         if (r.manifests.has(manifest.digest)) return false;
         r.manifests.set(manifest.digest, { ...manifest, createdAt: new Date() });
-        if (manifest.subject) {
-          let set = r.referrers.get(manifest.subject);
-          if (!set) r.referrers.set(manifest.subject, (set = new Set()));
-          set.add(manifest.digest);
-        }
+        if (manifest.subject) index(r.referrers, manifest.subject).add(manifest.digest);
+        for (const reference of manifest.references) index(r.dependents, reference).add(manifest.digest);
         return true;
       },
       async delete(repository, digest) {
@@ -169,6 +168,7 @@ export function memoryStorage(): Storage {
         if (!r || !manifest) return undefined;
         r.manifests.delete(digest);
         if (manifest.subject) r.referrers.get(manifest.subject)?.delete(digest);
+        for (const reference of manifest.references) r.dependents.get(reference)?.delete(digest);
         return infoOf(manifest);
       },
       async referrers(repository, subject, query) {
@@ -185,6 +185,9 @@ export function memoryStorage(): Storage {
       },
       async list(repository, page) {
         return paginate(sorted(repositories.get(repository)?.manifests.keys() ?? []), page);
+      },
+      async dependents(repository, digest, page) {
+        return paginate(sorted(repositories.get(repository)?.dependents.get(digest) ?? []), page);
       },
     },
 
@@ -248,6 +251,13 @@ export function memoryStorage(): Storage {
       },
     },
   };
+}
+
+/** The set under `key`, created when missing. */
+function index(map: Map<Digest, Set<Digest>>, key: Digest): Set<Digest> {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  return set;
 }
 
 function info(id: string, upload: Upload): UploadInfo {

@@ -183,6 +183,13 @@ export interface ManifestStore {
   referrers(repository: string, subject: Digest, query: ReferrersQuery): Promise<Descriptor[]>;
   /** Digests of the repository's manifests. */
   list(repository: string, page: Page): Promise<Digest[]>;
+  /**
+   * Manifests of `repository` whose `references` include `digest` (a config, layer or child
+   * manifest), in digest order: the core refuses to delete what they still need. The index is
+   * written before the manifest and removed after it, so it may name a manifest that a crash left
+   * unwritten; the core checks each one it is given.
+   */
+  dependents(repository: string, digest: Digest, page: Page): Promise<Digest[]>;
 }
 
 /** Tag → digest per repository. */
@@ -193,7 +200,7 @@ export interface TagStore {
   /** Removes `tag` (when `expected` is given, only while it still points there); resolves to the digest it pointed at. */
   delete(repository: string, tag: string, expected?: Digest): Promise<Digest | undefined>;
   list(repository: string, page: Page): Promise<string[]>;
-  /** Tags pointing at `digest`. */
+  /** Tags pointing at `digest`, at a cost that does not grow with the repository's other tags. */
   find(repository: string, digest: Digest): Promise<string[]>;
 }
 

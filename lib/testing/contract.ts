@@ -297,6 +297,26 @@ export function testStorage(name: string, create: () => Promise<Storage>, option
         await wipe('contract/r');
       });
 
+      it('indexes which manifests depend on a digest, and forgets a deleted one', async () => {
+        const layer = sha('dependency layer');
+        const child = sha('child manifest');
+        const m1 = manifest('{"dep":1}', { references: [layer, child, layer] });
+        const m2 = manifest('{"dep":2}', { references: [layer] });
+        await s.manifests.put('contract/dep', m1);
+        await s.manifests.put('contract/dep', m2);
+        const both = [m1.digest, m2.digest].sort();
+        assert.deepEqual(await s.manifests.dependents('contract/dep', layer, {}), both);
+        assert.deepEqual(await s.manifests.dependents('contract/dep', layer, { n: 1 }), both.slice(0, 1));
+        assert.deepEqual(await s.manifests.dependents('contract/dep', layer, { n: 1, last: both[0] }), both.slice(1));
+        assert.deepEqual(await s.manifests.dependents('contract/dep', child, {}), [m1.digest]);
+        assert.deepEqual(await s.manifests.dependents('contract/elsewhere', layer, {}), []);
+        await s.manifests.delete('contract/dep', m1.digest);
+        assert.deepEqual(await s.manifests.dependents('contract/dep', layer, {}), [m2.digest]);
+        assert.deepEqual(await s.manifests.dependents('contract/dep', child, {}), []);
+        await wipe('contract/dep');
+        assert.deepEqual(await s.manifests.dependents('contract/dep', layer, {}), []);
+      });
+
       it("lists a repository's manifests in byte order, paginated", async () => {
         const ms = ['{"a":1}', '{"a":2}', '{"a":3}'].map((c) => manifest(c));
         for (const m of ms) await s.manifests.put('contract/ml', m);
@@ -322,6 +342,7 @@ export function testStorage(name: string, create: () => Promise<Storage>, option
         assert.deepEqual(await s.tags.list('contract/t', { n: 1, last: 'Z' }), ['latest']);
         assert.deepEqual(await s.tags.list('contract/t', { n: 0 }), []);
         assert.deepEqual((await s.tags.find('contract/t', d2)).sort(), ['Z', 'v1']);
+        assert.deepEqual(await s.tags.find('contract/t', d1), ['latest'], 'a moved tag is no longer found under its old digest');
         assert.equal(await s.tags.delete('contract/t', 'v1', d1), undefined, 'compare-and-delete refuses a moved tag');
         assert.equal(await s.tags.delete('contract/t', 'v1', d2), d2);
         assert.equal(await s.tags.delete('contract/t', 'v1'), undefined);

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { byteOrder, paginate } from '../page.js';
 import type { RepositoryStore } from '../types.js';
 import { type Files, entries, exists, removeIfExists } from './files.js';
-import { type Layout, nameFromCatalog } from './layout.js';
+import { type Layout, RECORD_DIRECTORIES, nameFromCatalog } from './layout.js';
 import { digestsUnder } from './manifests.js';
 
 /** The repositories an fs store knows, one empty file each under `catalog/`, so listing them is one directory read. */
@@ -43,7 +43,7 @@ export class Catalog {
         const existed = await removeIfExists(layout.catalogEntry(name));
         for (const digest of await digestsUnder(layout, layout.repository(name, '_layers'))) await removeIfExists(layout.reverseLink(digest, name));
         // only this repository's own records: a nested repository's directory stays
-        for (const part of ['_tags', '_manifests', '_referrers', '_layers']) {
+        for (const part of RECORD_DIRECTORIES) {
           await rm(layout.repository(name, part), { recursive: true, force: true });
         }
         return existed;

@@ -62,9 +62,13 @@ export class Files {
     try {
       await handle.writeFile(data);
       if (this.#fsync) await handle.datasync();
-    } finally {
-      await handle.close();
+    } catch (err) {
+      // a full disk or a failing device: leave no staging file behind
+      await handle.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw err;
     }
+    await handle.close();
     return tmp;
   }
 
@@ -81,6 +85,22 @@ export class Files {
       await rename(tmp, path);
     }
     if (this.#fsync) await syncDirectory(dirname(path));
+  }
+
+  /**
+   * Creates an empty index entry (idempotent) without syncing it: callers sync a record written after
+   * it, and journaling file systems (ext4, xfs) commit the entry's creation no later than that.
+   */
+  async mark(path: string): Promise<void> {
+    try {
+      await (await open(path, 'wx')).close();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      if (!isMissing(err)) throw err;
+      await mkdir(dirname(path), { recursive: true });
+      await (await open(path, 'a')).close();
+    }
   }
 
   /** Creates an empty marker file (idempotent); resolves `true` when it is new. */

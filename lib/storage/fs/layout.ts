@@ -15,6 +15,8 @@ const SAFE_ID = /^[a-f0-9-]{36}$/;
  *     repositories/<name>/_tags/<tag>                          the digest the tag points at
  *     repositories/<name>/_layers/<alg>/<hex>                  empty: the blob is linked into the repository
  *     repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   the referrer's descriptor, as JSON
+ *     repositories/<name>/_dependents/<alg>/<hex>/<alg>-<hex>  empty: that manifest references this digest
+ *     repositories/<name>/_tagged/<alg>/<hex>/<tag>            empty: the tag (probably) points at this digest
  *     catalog/<name, with "/" written ",">                     empty: the repository is known
  *     links/<alg>/<hex>/<sha256 of name>                       the name: reverse links, for automatic mounts
  *     tmp/                                                     staging for atomic renames
@@ -84,6 +86,23 @@ export class Layout {
     return this.inside(this.referrers(name, subject), this.digestParts(digest).join('-'));
   }
 
+  dependents(name: string, reference: Digest): string {
+    return this.repository(name, '_dependents', ...this.digestParts(reference));
+  }
+
+  dependent(name: string, reference: Digest, digest: Digest): string {
+    return this.inside(this.dependents(name, reference), this.digestParts(digest).join('-'));
+  }
+
+  tagged(name: string, digest: Digest): string {
+    return this.repository(name, '_tagged', ...this.digestParts(digest));
+  }
+
+  taggedAs(name: string, digest: Digest, tag: string): string {
+    if (!isTag(tag)) throw new Error(`fsStorage: invalid tag ${JSON.stringify(tag)}`);
+    return this.inside(this.tagged(name, digest), tag);
+  }
+
   catalogEntry(name: string): string {
     if (!isRepositoryName(name)) throw new Error(`fsStorage: invalid repository name ${JSON.stringify(name)}`);
     return this.inside('catalog', name.replaceAll('/', ','));
@@ -96,6 +115,15 @@ export class Layout {
   reverseLink(digest: Digest, name: string): string {
     return this.inside(this.reverseLinks(digest), createHash('sha256').update(name).digest('hex').slice(0, 40));
   }
+}
+
+/** The directories holding one repository's own records (a nested repository's are elsewhere). */
+export const RECORD_DIRECTORIES = ['_tags', '_tagged', '_manifests', '_referrers', '_dependents', '_layers'];
+
+/** A `<alg>-<hex>` entry name back to a digest, when it is one. */
+export function digestFromEntry(entry: string): Digest | undefined {
+  const dash = entry.indexOf('-');
+  return dash < 0 ? undefined : digestFrom(entry.slice(0, dash), entry.slice(dash + 1));
 }
 
 /** `<alg>-<hex>` or `<hex>` under `<alg>/` back to a digest, when it is one. */

@@ -5,24 +5,45 @@ import type { Catalog } from './catalog.js';
 import { type Files, entries, readIfExists, removeIfExists } from './files.js';
 import type { Layout } from './layout.js';
 
-/** Tags in `repositories/<name>/_tags/<tag>`, each holding the digest it points at. */
+const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+/**
+ * Tags in `repositories/<name>/_tags/<tag>`, each holding the digest it points at, with a reverse
+ * index `_tagged/<digest>/<tag>` so finding a manifest's tags reads only those. An index entry is
+ * written before the tag and removed after it moves, so it may be stale, never missing; `find`
+ * checks each against the tag itself.
+ */
 export function fsTags(layout: Layout, files: Files, catalog: Catalog): TagStore {
-  const read = async (name: string, tag: string) => (await readIfExists(layout.tag(name, tag)))?.toString('utf8') as Digest | undefined;
+  /** The digest a tag points at; a damaged tag file (not a digest) counts as no tag, so it can be pushed again. */
+  async function read(name: string, tag: string): Promise<Digest | undefined> {
+    const value = (await readIfExists(layout.tag(name, tag)))?.toString('utf8');
+    return value !== undefined && DIGEST.test(value) ? (value as Digest) : undefined;
+  }
+
   return {
     get: read,
 
     async put(name, tag, digest) {
       layout.digestParts(digest);
       const previous = await read(name, tag);
+      await files.mark(layout.taggedAs(name, digest, tag));
       await files.writeAtomic(layout.tag(name, tag), digest);
+      if (previous !== undefined && previous !== digest) await removeIfExists(layout.taggedAs(name, previous, tag));
       await catalog.add(name);
       return previous;
     },
 
     async delete(name, tag, expected) {
       const current = await read(name, tag);
-      if (current === undefined || (expected !== undefined && current !== expected)) return undefined;
-      return (await removeIfExists(layout.tag(name, tag))) ? current : undefined;
+      if (current === undefined) {
+        // a damaged tag file is still removable
+        if (expected === undefined) await removeIfExists(layout.tag(name, tag));
+        return undefined;
+      }
+      if (expected !== undefined && current !== expected) return undefined;
+      if (!(await removeIfExists(layout.tag(name, tag)))) return undefined;
+      await removeIfExists(layout.taggedAs(name, current, tag));
+      return current;
     },
 
     async list(name, page) {
@@ -31,10 +52,11 @@ export function fsTags(layout: Layout, files: Files, catalog: Catalog): TagStore
 
     async find(name, digest) {
       const found: string[] = [];
-      for (const tag of await entries(layout.repository(name, '_tags'))) {
+      for (const tag of await entries(layout.tagged(name, digest))) {
         if ((await read(name, tag)) === digest) found.push(tag);
+        else await removeIfExists(layout.taggedAs(name, digest, tag));
       }
-      return found;
+      return found.sort(byteOrder);
     },
   };
 }
