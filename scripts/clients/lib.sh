@@ -1,0 +1,73 @@
+# Helpers for the scenarios (sourced by run.sh). $R is the example app's host:port, $RL the same server through the
+# access-log proxy (access-log.ts), whose JSON lines are in $ACCESS_LOG. Scenarios run with `set -euo pipefail` in
+# a subshell inside their own empty directory, so any failing command fails the scenario.
+
+# ---- assertions
+fail() { echo "!! $*" >&2; exit 1; }
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() { [ "$1" = "$2" ] || fail "$3: expected [$2], got [$1]"; }
+# expect_same_file A B WHAT: byte-identical
+expect_same_file() { cmp "$1" "$2" || fail "$3: $1 and $2 differ"; }
+# expect_refused PATTERN WHAT COMMAND...: the command must fail *and* say PATTERN (a refusal for another reason, such
+# as a connection error, is not the refusal we want)
+expect_refused() {
+  local pattern=$1 what=$2 out; shift 2
+  if out=$("$@" 2>&1); then echo "$out"; fail "$what: the command succeeded"; fi
+  echo "$out"
+  grep -Eq -- "$pattern" <<< "$out" || fail "$what: the command failed, but did not say /$pattern/"
+}
+sha256_of() { local sum; sum=$(sha256sum < "$1"); echo "sha256:${sum%% *}"; }
+
+# ---- the clients, with their plain-HTTP flags and private state (test-infrastructure.md §1.2)
+regctl() { "$REGCTL" "$@"; }
+crane() { "$CRANE" --insecure "$@"; }
+oras() { "$ORAS" "$@"; }
+helm3() { "$HELM3" "$@"; }
+helm4() { "$HELM4" "$@"; }
+cosign() { "$COSIGN" "$@"; }
+notation() { "$NOTATION" "$@"; }
+podman_() {
+  podman --root "$WORK/containers/storage" --runroot "$WORK/containers/run" --tmpdir "$WORK/containers/tmp" \
+    --storage-driver vfs --events-backend file --cgroup-manager cgroupfs "$@"
+}
+buildah_() { buildah --root "$WORK/containers/storage" --runroot "$WORK/containers/run" --storage-driver vfs "$@"; }
+
+# ---- the registry seen through curl, independently of the clients
+# TODO(auth): with BERTH_CLIENTS_AUTH=basic add `-u "$CLIENT_USER:$CLIENT_PASSWORD"` here (token: a bearer token).
+curl_reg() { curl -sS "$@"; }
+ACCEPT_MANIFESTS=application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.v2+json,application/vnd.docker.distribution.manifest.list.v2+json
+# reg_digest REPO REF: the manifest digest the registry answers for a tag or digest (fails if it has none)
+reg_digest() {
+  local headers digest
+  headers=$(curl_reg -I -H "Accept: $ACCEPT_MANIFESTS" "http://$R/v2/$1/manifests/$2" | tr -d '\r')
+  digest=$(awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }' <<< "$headers")
+  [ -n "$digest" ] || fail "no manifest $1:$2 in the registry: $headers"
+  echo "$digest"
+}
+# reg_manifest REPO REF: the manifest bytes exactly as served
+reg_manifest() { curl_reg --fail -H "Accept: $ACCEPT_MANIFESTS" "http://$R/v2/$1/manifests/$2"; }
+# reg_status METHOD PATH: the HTTP status of a request (PATH after /v2/)
+reg_status() { curl_reg -o /dev/null -w '%{http_code}' -X "$1" -H "Accept: $ACCEPT_MANIFESTS" "http://$R/v2/$2"; }
+# reg_tags REPO: every tag, one a line (a single unpaged request)
+reg_tags() { curl_reg --fail "http://$R/v2/$1/tags/list" | jq -r '.tags // [] | .[]'; }
+# reg_referrers REPO DIGEST [QUERY]: the digests of the referrers the Referrers API lists, one a line
+reg_referrers() { curl_reg --fail "http://$R/v2/$1/referrers/$2${3:+?$3}" | jq -r '.manifests[].digest'; }
+
+# ---- OCI image layouts built offline, and images pushed from them
+make_layout() { bash "$CLIENTS_DIR/make-oci-layout.sh" "$@"; }
+# layout_layer DIR: the digest of the image's (only) layer; layout_blob DIR DIGEST: the path of a blob
+layout_layer() { jq -r '.layers[0].digest' "$(layout_blob "$1" "$(jq -r '.manifests[0].digest' "$1/index.json")")"; }
+layout_blob() { echo "$1/blobs/sha256/${2#sha256:}"; }
+# push_image REPO TAG [BYTES]: builds a fresh one-layer image, pushes it with skopeo, prints its manifest digest
+push_image() {
+  local dir digest
+  dir=img-${1//\//-}-$2
+  digest=$(make_layout "$dir" "$2" "${3:-1024}")
+  skopeo copy -q --dest-tls-verify=false "oci:$dir:$2" "docker://$R/$1:$2" >&2
+  echo "$digest"
+}
+
+# ---- the access log
+# log_mark: a position in the access log; log_since MARK: the JSON lines of the requests after it
+log_mark() { wc -l < "$ACCESS_LOG"; }
+log_since() { sleep 0.3; tail -n +$(($1 + 1)) "$ACCESS_LOG"; }
