@@ -50,8 +50,13 @@ reg_manifest() { curl_reg --fail -H "Accept: $ACCEPT_MANIFESTS" "http://$R/v2/$1
 reg_status() { curl_reg -o /dev/null -w '%{http_code}' -X "$1" -H "Accept: $ACCEPT_MANIFESTS" "http://$R/v2/$2"; }
 # reg_tags REPO: every tag, one a line (a single unpaged request)
 reg_tags() { curl_reg --fail "http://$R/v2/$1/tags/list" | jq -r '.tags // [] | .[]'; }
-# reg_referrers REPO DIGEST [QUERY]: the digests of the referrers the Referrers API lists, one a line
-reg_referrers() { curl_reg --fail "http://$R/v2/$1/referrers/$2${3:+?$3}" | jq -r '.manifests[].digest'; }
+# reg_referrers REPO DIGEST [ARTIFACT_TYPE]: the digests of the referrers the Referrers API lists (filtered by
+# artifactType, URL-encoded: `+` is common in media types), one a line
+reg_referrers() {
+  local filter=()
+  [ -z "${3:-}" ] || filter=(--get --data-urlencode "artifactType=$3")
+  curl_reg --fail "${filter[@]}" "http://$R/v2/$1/referrers/$2" | jq -r '.manifests[].digest'
+}
 
 # ---- OCI image layouts built offline, and images pushed from them
 make_layout() { bash "$CLIENTS_DIR/make-oci-layout.sh" "$@"; }
@@ -71,3 +76,8 @@ push_image() {
 # log_mark: a position in the access log; log_since MARK: the JSON lines of the requests after it
 log_mark() { wc -l < "$ACCESS_LOG"; }
 log_since() { sleep 0.3; tail -n +$(($1 + 1)) "$ACCESS_LOG"; }
+# expect_referrers_get REPO DIGEST WHO < ACCESS_LOG_LINES: WHO asked the Referrers API about DIGEST (and got 200)
+expect_referrers_get() {
+  jq -e -s --arg p "/v2/$1/referrers/$2" 'map(select(.method == "GET" and (.path | startswith($p)) and .status == 200)) | length >= 1' \
+    > /dev/null || fail "$3 did not GET /v2/$1/referrers/$2"
+}

@@ -41,12 +41,11 @@ artifacts_referrers_api() {
   log_since "$mark" > requests.log
   cat discovered.json
   expect_eq "$(discover_digests discovered.json)" "$ref" "referrers oras discovers"
-  jq -e -s --arg s "$subject" 'map(select(.method == "GET" and (.path | startswith("/v2/artifacts/refapi/referrers/\($s)")) and .status == 200)) | length >= 1' requests.log \
-    || fail "oras did not GET /v2/artifacts/refapi/referrers/$subject"
+  expect_referrers_get artifacts/refapi "$subject" "oras attach/discover" < requests.log
   expect_eq "$(reg_tags artifacts/refapi | paste -sd' ')" "v1" "tags (no referrers tag was written)"
   expect_eq "$(reg_referrers artifacts/refapi "$subject")" "$ref" "Referrers API listing"
-  expect_eq "$(reg_referrers artifacts/refapi "$subject" artifactType=application/vnd.berth.sig.v1)" "$ref" "Referrers API, filtered"
-  expect_eq "$(reg_referrers artifacts/refapi "$subject" artifactType=application/vnd.other)" "" "Referrers API, filtered out"
+  expect_eq "$(reg_referrers artifacts/refapi "$subject" application/vnd.berth.sig.v1)" "$ref" "Referrers API, filtered"
+  expect_eq "$(reg_referrers artifacts/refapi "$subject" application/vnd.other)" "" "Referrers API, filtered out"
 }
 
 scenario artifacts_referrers_tag "oras: attach and discover through the referrers tag schema (sha256-<hex> index)"
