@@ -19,6 +19,9 @@ export const ERROR_CODES = {
   DENIED: { status: 403, message: 'requested access to the resource is denied' },
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
+  // distribution's codes for failures of the registry itself, which docker and containerd print as given
+  UNKNOWN: { status: 500, message: 'unknown error' },
+  UNAVAILABLE: { status: 503, message: 'service unavailable' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -57,8 +60,11 @@ export class RegistryErrors extends Error {
   }
 }
 
-/** Writes `{"errors":[…]}` as application/json (never with a charset: some clients compare the type exactly). */
-export function sendError(res: ServerResponse, error: RegistryError | RegistryErrors, extraHeaders: Record<string, string> = {}): void {
+/**
+ * Writes `{"errors":[…]}` as application/json (never with a charset: some clients compare the type
+ * exactly). With `hold`, the response is written but not ended, for the caller to end later.
+ */
+export function sendError(res: ServerResponse, error: RegistryError | RegistryErrors, options: { hold?: boolean } = {}): void {
   const list = error instanceof RegistryErrors ? error.errors : [error];
   const body = Buffer.from(
     JSON.stringify({
@@ -67,8 +73,13 @@ export function sendError(res: ServerResponse, error: RegistryError | RegistryEr
   );
   res.statusCode = error.status;
   for (const e of list) for (const [name, value] of Object.entries(e.headers)) res.setHeader(name, value);
-  for (const [name, value] of Object.entries(extraHeaders)) res.setHeader(name, value);
   res.setHeader('Content-Type', 'application/json');
   res.setHeader('Content-Length', body.length);
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  const content = res.req.method === 'HEAD' ? undefined : body;
+  if (options.hold) {
+    if (content) res.write(content);
+    else res.flushHeaders();
+  } else {
+    res.end(content);
+  }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { RegistryError } from './errors.js';
 
 /** The request as the router sees it: Node's, plus what Express adds when it is there. */
@@ -27,6 +27,25 @@ export function requestBody(req: RegistryRequest, code: 'BLOB_UPLOAD_INVALID' | 
     code,
     'the request body was parsed by a body parser mounted before the registry; mount the registry before express.json()/urlencoded() or limit their `type`',
   );
+}
+
+/**
+ * Pipes the request body into `sink` with back-pressure. A failing request (the client went away)
+ * fails the sink, so the store rolls back; a failing sink (the store, or a size check) leaves the
+ * request alone, so that the refusal can still be answered on its connection.
+ */
+export function feed(req: RegistryRequest, sink: Writable): void {
+  const source = requestBody(req);
+  const fail = (err: Error) => {
+    if (!sink.destroyed) sink.destroy(err);
+  };
+  // stays attached: a client that hangs up after the sink has finished is no error of ours
+  source.on('error', fail);
+  source.once('close', () => {
+    if (!source.readableEnded) fail(new Error('aborted'));
+  });
+  sink.once('close', () => source.unpipe(sink));
+  source.pipe(sink);
 }
 
 /** True when the request carries no body at all, so an append can be skipped. */
@@ -127,4 +146,46 @@ export function sendJson(res: ServerResponse, status: number, mediaType: string,
   res.setHeader('Content-Type', mediaType);
   res.setHeader('Content-Length', body.length);
   res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * Cuts a request body that stalls for `idleMs` (no byte arriving), so a stalled client cannot pin
+ * a descriptor and the upload's resources forever. The timer stops once the body has arrived.
+ */
+export function guardBody(req: RegistryRequest, idleMs: number): void {
+  if (!declaresBody(req) || req.complete) return;
+  req.setTimeout(idleMs, () => req.destroy(new Error(`the request body stalled for ${idleMs} ms`)));
+  req.once('end', () => req.setTimeout(0));
+}
+
+/** Bytes of a refused body read and dropped so that the client, still sending, reads the refusal instead of a broken pipe. */
+const DRAIN_BYTES = 64 * 1024 * 1024;
+const DRAIN_MS = 10_000;
+
+/**
+ * Ends a response written while the request body is still arriving (an early 401 or 413): the
+ * body is read and dropped, up to a bound, before the connection closes. Closing at once would
+ * reset a connection the client is still writing to, and most clients then report the reset, not
+ * the answer.
+ */
+export function endAfterDraining(req: RegistryRequest, res: ServerResponse): void {
+  let drained = 0;
+  const finish = () => {
+    clearTimeout(timer);
+    if (!res.writableEnded) res.end();
+  };
+  const timer = setTimeout(() => {
+    finish();
+    req.destroy();
+  }, DRAIN_MS);
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_BYTES) {
+      finish();
+      req.destroy();
+    }
+  });
+  req.once('end', finish);
+  req.once('error', finish);
+  req.resume();
 }

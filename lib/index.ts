@@ -22,3 +22,27 @@ export { memoryStorage } from './storage/memory.js';
 export { fsStorage, type FsStorageOptions } from './storage/fs/index.js';
 export type * from './storage/types.js';
 export { mongoStorage, type MongoStorageOptions } from './storage/mongo/index.js';
+export { type AuthOptions, type Authentication, type HostAuthOptions, type Identify, type InvalidCredentials, firstOf, hostAuth, invalidCredentials } from './auth/host.js';
+export { type Permissions, type Rule, type RuleAction, rules } from './auth/rules.js';
+export { type BasicAuthOptions, type BasicCredentials, type VerifyPassword, basicAuth, basicCredentials, parseBasic, passwords, safeEqual } from './auth/basic.js';
+export { htpasswd, htpasswdFile } from './auth/htpasswd.js';
+export { type LoginAttempt, type LoginThrottle, type LoginThrottleOptions, loginThrottle } from './auth/throttle.js';
+export { type ResourceScope, ScopeError, accessesOf, parseScope } from './auth/scope.js';
+export {
+  type IssuedToken,
+  type KeyMaterial,
+  type SigningKey,
+  type TokenAccess,
+  type TokenAlgorithm,
+  type TokenAuthOptions,
+  type TokenClaims,
+  type TokenIssuer,
+  type TokenIssuerOptions,
+  type TrustedKey,
+  type VerifyTokenOptions,
+  TokenError,
+  tokenAuth,
+  tokenIssuer,
+  verifyToken,
+} from './auth/token.js';
+export { type TokenEndpoint, type TokenEndpointOptions, tokenEndpoint } from './auth/token-endpoint.js';

@@ -1,4 +1,4 @@
-import { type Authorize, type Challenge, pullOnly } from './auth.js';
+import type { Authorize, Challenge } from './auth.js';
 import type { RegistryRequest } from './http.js';
 import { type Logger, consoleLogger } from './logger.js';
 import type { Storage } from './storage/types.js';
@@ -6,8 +6,13 @@ import type { Storage } from './storage/types.js';
 export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> {
   /** Where manifests, tags, blobs and uploads live: `fsStorage({ root })`, `memoryStorage()` or your own. Required. */
   storage: Storage;
-  /** Who is asking and what they may do, as a {@link Decision} (default: `pullOnly`, anyone may pull and nobody may push). */
-  authorize?: Authorize<Req>;
+  /**
+   * Who is asking and what they may do, as a {@link Decision}. Required: a registry never picks a policy
+   * for the host. `pullOnly` (anyone pulls, nobody pushes), `allowAll` (local development only), or a
+   * scheme spread into the options with its challenge: `...basicAuth({ … })`, `...tokenAuth({ … })`,
+   * `...hostAuth({ … })`.
+   */
+  authorize: Authorize<Req>;
   /**
    * The `WWW-Authenticate` value of 401 answers, or a function of the refusal (every access the
    * request asked for, and for Bearer the error), e.g. `bearerChallenge({ realm, service })`
@@ -24,6 +29,8 @@ export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> 
   maxManifestBytes?: number;
   /** Uploads idle for longer than this many milliseconds are forgotten and their data removed (default: 1 hour). */
   uploadTimeout?: number;
+  /** A request body that sends nothing for this many milliseconds is cut, freeing what it held (default: 60 seconds). */
+  bodyTimeout?: number;
   /** Whether DELETE of manifests, tags and blobs is served at all; when off they answer 405 (default: `true`). */
   deletes?: boolean;
   /** Mount a blob the caller may pull from another repository when a POST names `mount` without `from` (default: `true`). */
@@ -39,12 +46,13 @@ export interface ResolvedOptions {
   publicPath: string | undefined;
   maxManifestBytes: number;
   uploadTimeout: number;
+  bodyTimeout: number;
   deletes: boolean;
   automaticMount: boolean;
   logger: Logger;
 }
 
-const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'deletes', 'automaticMount', 'logger'];
+const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'bodyTimeout', 'deletes', 'automaticMount', 'logger'];
 const STORES = ['blobs', 'uploads', 'manifests', 'tags', 'links', 'repositories'] as const;
 
 /**
@@ -76,7 +84,13 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     return value as number;
   };
   const { authorize, challenge = 'Basic realm="berth"', publicPath, logger, deletes, automaticMount } = o;
-  if (authorize !== undefined && typeof authorize !== 'function') fail('`authorize` must be a function (req, accesses) => decision, such as allowAll or pullOnly.');
+  if (authorize === undefined) {
+    fail(
+      'choose who may do what with `authorize`: pullOnly (anyone pulls, nobody pushes), allowAll (local development only), ' +
+        'or a scheme with its challenge, e.g. ...basicAuth({ verify, permissions }), ...tokenAuth({ realm, service, keys }) or ...hostAuth({ identify, permissions }).',
+    );
+  }
+  if (typeof authorize !== 'function') fail('`authorize` must be a function (req, accesses) => decision, such as allowAll or pullOnly.');
   if (typeof challenge !== 'string' && typeof challenge !== 'function') fail('`challenge` must be a string or a function of the refusal, e.g. bearerChallenge({ realm, service }).');
   if (publicPath !== undefined && (typeof publicPath !== 'string' || publicPath.endsWith('/'))) {
     fail(`\`publicPath\` must be a path without a trailing slash, like "/registry" or "" (got ${JSON.stringify(publicPath)}).`);
@@ -91,11 +105,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   return {
     storage: storage as unknown as Storage,
     // the host's hook is typed for its own request type; at run time it receives the request Express hands us
-    authorize: (authorize as Authorize | undefined) ?? pullOnly,
+    authorize: authorize as Authorize,
     challenge: typeof challenge === 'string' ? () => challenge : (challenge as Challenge),
     publicPath: publicPath as string | undefined,
     maxManifestBytes: positive('maxManifestBytes', 4 * 1024 * 1024),
     uploadTimeout: positive('uploadTimeout', 60 * 60 * 1000),
+    bodyTimeout: positive('bodyTimeout', 60 * 1000),
     deletes: (deletes as boolean | undefined) ?? true,
     automaticMount: (automaticMount as boolean | undefined) ?? true,
     logger: (log as Logger | undefined) ?? consoleLogger,

@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import { type Context, type Handler, createContext } from './context.js';
 import { RegistryError, RegistryErrors, sendError } from './errors.js';
-import { type RegistryRequest, declaresBody } from './http.js';
+import { clientWentAway, storeFailure } from './failures.js';
+import { type RegistryRequest, declaresBody, endAfterDraining, guardBody } from './http.js';
 import { isRepositoryName } from './names.js';
 import { type RegistryOptions, resolveOptions } from './options.js';
 import { baseRoutes } from './routes/base.js';
@@ -69,8 +70,9 @@ function routes(ctx: Context): { table: Route[]; sweep: () => Promise<number> } 
 
 /**
  * Creates the registry router. It answers everything under `/v2` and passes every other path to
- * the host app. Errors the registry understands become OCI error envelopes; anything else (a store
- * failing) goes to the host's error handler through `next(err)`.
+ * the host app. Every answer under `/v2`, a store failure included, is an OCI error envelope; a
+ * failure that is not the client's is logged once through `logger`, and a client that went away
+ * is not logged at all.
  *
  *     app.use(createRegistry({ storage: fsStorage({ root: './data' }), authorize: myAuthorize }));
  */
@@ -94,28 +96,45 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
       return;
     }
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    // registry content is served from the host app's origin: never let a browser guess it is HTML
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    let name = '';
     const failed = (err: unknown) => {
+      let answer: RegistryError | RegistryErrors;
       if (err instanceof RegistryError || err instanceof RegistryErrors) {
-        if (res.headersSent) {
-          res.destroy();
+        answer = err;
+      } else if (clientWentAway(err, req, res)) {
+        res.destroy();
+        return;
+      } else {
+        // a store failure or a bug: logged once with what an operator needs, answered without its details
+        ctx.logger.error({ err, method: req.method, url: req.url, repository: name || undefined }, 'registry request failed');
+        answer = storeFailure(err);
+      }
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (declaresBody(req) && !req.complete) {
+        // the rest of a body we stopped reading would be taken for the next request: end the connection,
+        // after reading that rest when nothing read it yet, so a client still sending reads this answer
+        res.setHeader('Connection', 'close');
+        if (!req.destroyed) {
+          sendError(res, answer, { hold: true });
+          endAfterDraining(req, res);
           return;
         }
-        // the rest of a body we stopped reading would be taken for the next request: end the connection
-        if (declaresBody(req) && !req.complete) res.setHeader('Connection', 'close');
-        sendError(res, err);
-      } else if (res.headersSent) {
-        res.destroy(err instanceof Error ? err : undefined);
-      } else {
-        next(err);
       }
+      sendError(res, answer);
     };
     try {
       const { route, handler, match } = dispatch(table, req.method ?? 'GET', path);
-      const name = match[1] ?? '';
+      name = match[1] ?? '';
       if (route.named && !isRepositoryName(name)) {
         throw new RegistryError('NAME_INVALID', undefined, { detail: { name } });
       }
       const call = { req, res, name, ref: match[2] ?? '', query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), signal: disconnected(res) };
+      guardBody(req, ctx.bodyTimeout);
       init()
         .then(() => handler(call))
         .catch(failed);

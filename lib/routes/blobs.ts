@@ -6,6 +6,9 @@ import { endEmpty, parseByteRange } from '../http.js';
 import { Integrity } from '../integrity.js';
 import type { BlobInfo } from '../storage/types.js';
 
+/** For content addressed by digest: it never changes, and a shared cache must not hand it to someone else. */
+export const IMMUTABLE = 'private, max-age=31536000, immutable';
+
 /** Blob pull (end-2, with HTTP Range) and delete (end-10). */
 export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler; deleteBlob: Handler } {
   const integrity = new Integrity(ctx.storage);
@@ -24,8 +27,8 @@ export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler;
     call.res.setHeader('Docker-Content-Digest', info.digest);
     call.res.setHeader('ETag', `"${info.digest}"`);
     call.res.setHeader('Accept-Ranges', 'bytes');
-    // blobs are immutable: a cache may keep them as long as it likes
-    call.res.setHeader('Cache-Control', 'max-age=31536000');
+    // blobs are immutable, but may be private: only the client's own cache keeps them
+    call.res.setHeader('Cache-Control', IMMUTABLE);
   }
 
   return {

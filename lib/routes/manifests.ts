@@ -7,7 +7,7 @@ import { Integrity, unknownReferences } from '../integrity.js';
 import { parseManifest } from '../manifest.js';
 import { isTag } from '../names.js';
 import type { ManifestInfo } from '../storage/types.js';
-import { blobDigest, unsupported } from './blobs.js';
+import { IMMUTABLE, blobDigest, unsupported } from './blobs.js';
 
 /** A push retries this often when deletes of the same manifest keep racing it. */
 const ATTEMPTS = 3;
@@ -33,6 +33,8 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
     res.setHeader('ETag', etag);
     // spec: the stored media type exactly, never with a charset
     res.setHeader('Content-Type', manifest.mediaType);
+    // by digest it never changes; a tag moves, so caches revalidate it (with the ETag); never in a shared cache
+    res.setHeader('Cache-Control', looksLikeDigest(call.ref) ? IMMUTABLE : 'private, no-cache');
     if (call.req.headers['if-none-match']?.split(',').some((t) => t.trim() === etag)) {
       res.statusCode = 304;
       res.end();
@@ -123,14 +125,15 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       }
       const digest = blobDigest(ref);
       await ctx.allow(call, [{ action: 'delete', repository: name, digest }]);
-      const manifest = await manifests.get(name, digest);
-      if (!manifest) throw unknown(ref);
+      // a record the store cannot read any more (damaged) may still be deleted: nothing can be served from it
+      const manifest = await manifests.get(name, digest).catch(() => null);
+      if (manifest === undefined) throw unknown(ref);
       // an index of this repository still needs it: refuse instead of leaving the index dangling
       const user = await integrity.dependent(name, digest);
       if (user !== undefined) throw integrity.inUse('manifest', digest, user);
       if (!(await manifests.delete(name, digest))) throw unknown(ref);
-      const late = await integrity.dependent(name, digest);
-      if (late !== undefined) {
+      const late = manifest ? await integrity.dependent(name, digest) : undefined;
+      if (manifest && late !== undefined) {
         // an index that needs it was pushed meanwhile: put it back
         const { createdAt: _createdAt, ...record } = manifest;
         await manifests.put(name, record);

@@ -3,7 +3,7 @@ import { pipeline as pipelineAsync } from 'node:stream/promises';
 import type { Call, Context, Handler } from '../context.js';
 import { type Algorithm, type Digest, algorithmOf, parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
-import { endEmpty, hasNoBody, parseContentRange, queryParam, requestBody, uploadRange } from '../http.js';
+import { endEmpty, feed, hasNoBody, parseContentRange, queryParam, uploadRange } from '../http.js';
 import { isRepositoryName } from '../names.js';
 import { nativeHash } from '../running-hash.js';
 import type { BlobInfo, UploadInfo } from '../storage/types.js';
@@ -97,9 +97,9 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
     }
     const resumable = uploads.shared === true && !last;
     const hash = await hashes.next(upload, resumable, algorithm);
-    const meter = new Meter(hash, expected);
-    // pipeline forwards a client abort to the meter, so the store sees the failure and rolls back
-    const body = pipeline(requestBody(req), meter, ignore);
+    const body = new Meter(hash, expected);
+    // a client abort fails the meter, so the store sees the failure and rolls back
+    feed(req, body);
     const size = await uploads.append(upload.id, upload.size, body, {
       signal: call.signal,
       ...(resumable && hash && { hashState: () => hash.save() }),

@@ -11,21 +11,21 @@ import {
   createRegistry,
   identityOf,
   memoryStorage,
+  pullOnly,
   scopeOf,
 } from '../../lib/index.js';
 import { assertError, Client, digestOf, listen, type Served, type TestRegistry, startRegistry, withQuery } from './helpers.js';
 
 const BEARER = 'Bearer realm="https://auth.example/token",service="berth"';
 
-describe('auth: default options (no authorize) = pull only', () => {
+describe('auth: pullOnly (anonymous pull, nobody pushes)', () => {
   const storage = memoryStorage();
   let pusher: TestRegistry;
   let reg: TestRegistry;
   let blob: string;
   before(async () => {
     pusher = await startRegistry({ storage });
-    // authorize: undefined = the default policy
-    reg = await startRegistry({ storage, authorize: undefined });
+    reg = await startRegistry({ storage, authorize: pullOnly });
     blob = await pusher.pushBlob('auth/repo', 'public bytes');
     await pusher.pushImage('auth/repo', { tag: 'latest' });
   });

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Storage, createRegistry, fsStorage, memoryStorage } from '../../lib/index.js';
+import { type Storage, allowAll, createRegistry, fsStorage, memoryStorage } from '../../lib/index.js';
 import { Client, bytesOf, digestOf, listen, startRegistry, withQuery } from './helpers.js';
 
 async function files(dir: string): Promise<string[]> {
@@ -170,7 +170,7 @@ describe('contracts: lifecycle', () => {
         closes++;
       },
     };
-    const registry = createRegistry({ storage });
+    const registry = createRegistry({ storage, authorize: allowAll });
     const served = await listen((req, res) =>
       registry(req, res, (err?: unknown) => {
         res.statusCode = err ? 500 : 404;

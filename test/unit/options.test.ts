@@ -1,16 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRegistry, memoryStorage } from '../../lib/index.js';
+import { allowAll, createRegistry, memoryStorage, pullOnly } from '../../lib/index.js';
 
 describe('createRegistry options', () => {
   const storage = memoryStorage();
   const refuses = (options: unknown, pattern: RegExp) =>
     assert.throws(() => createRegistry(options as never), (err: unknown) => err instanceof TypeError && pattern.test(err.message));
 
-  it('accepts the minimum and exposes the store', () => {
-    const registry = createRegistry({ storage });
-    assert.equal(typeof registry, 'function');
-    assert.equal(registry.storage, storage);
+  it('accepts the minimum (a store and a policy) and exposes the store', () => {
+    for (const authorize of [pullOnly, allowAll]) {
+      const registry = createRegistry({ storage, authorize });
+      assert.equal(typeof registry, 'function');
+      assert.equal(registry.storage, storage);
+    }
+  });
+
+  it('refuses to start without an auth policy: the host picks one explicitly', () => {
+    refuses({ storage }, /choose who may do what with `authorize`: pullOnly .*allowAll .*basicAuth/);
+    refuses({ storage, authorize: undefined }, /choose who may do what/);
   });
 
   it('refuses what is not an options object', () => {
@@ -30,13 +37,13 @@ describe('createRegistry options', () => {
 
   it('checks each option type', () => {
     refuses({ storage, authorize: true }, /`authorize` must be a function/);
-    refuses({ storage, challenge: 5 }, /`challenge` must be a string or a function/);
-    refuses({ storage, publicPath: '/reg/' }, /`publicPath` must be a path without a trailing slash/);
-    refuses({ storage, maxManifestBytes: -1 }, /`maxManifestBytes` must be a positive integer \(got -1\)/);
-    refuses({ storage, uploadTimeout: 1.5 }, /`uploadTimeout` must be a positive integer/);
-    refuses({ storage, deletes: 'no' }, /`deletes` must be true or false/);
-    refuses({ storage, automaticMount: 1 }, /`automaticMount` must be true or false/);
-    refuses({ storage, logger: console.log }, /`logger` must have warn/);
+    refuses({ storage, authorize: pullOnly, challenge: 5 }, /`challenge` must be a string or a function/);
+    refuses({ storage, authorize: pullOnly, publicPath: '/reg/' }, /`publicPath` must be a path without a trailing slash/);
+    refuses({ storage, authorize: pullOnly, maxManifestBytes: -1 }, /`maxManifestBytes` must be a positive integer \(got -1\)/);
+    refuses({ storage, authorize: pullOnly, uploadTimeout: 1.5 }, /`uploadTimeout` must be a positive integer/);
+    refuses({ storage, authorize: pullOnly, deletes: 'no' }, /`deletes` must be true or false/);
+    refuses({ storage, authorize: pullOnly, automaticMount: 1 }, /`automaticMount` must be true or false/);
+    refuses({ storage, authorize: pullOnly, logger: console.log }, /`logger` must have warn/);
   });
 
   it('accepts every documented option', () => {

@@ -9,7 +9,11 @@ import { Layout } from './layout.js';
 import { fsLinks } from './links.js';
 import { fsManifests } from './manifests.js';
 import { fsTags } from './tags.js';
+import { RootLock } from './lock.js';
 import { fsUploads } from './uploads.js';
+
+/** Per root, the in-memory locks of its uploads: shared by every store on that root in this process. */
+const uploadLocks = new Map<string, Map<string, Promise<unknown>>>();
 
 export interface FsStorageOptions {
   /** Directory that holds everything; created if missing. */
@@ -22,7 +26,7 @@ export interface FsStorageOptions {
  * A content-addressed store in a directory (the layout is described in `layout.ts`). Every file
  * appears by an atomic rename, so readers see whole files or none, and two clients writing the same
  * blob or tag at once each replace it atomically. Appends to one upload are serialised within the
- * process: run one process per root.
+ * process, and `init()` takes a lock file so that a second process on the same root is refused.
  */
 export function fsStorage(options: FsStorageOptions): Storage {
   const root = (options as Partial<FsStorageOptions> | undefined)?.root;
@@ -34,15 +38,22 @@ export function fsStorage(options: FsStorageOptions): Storage {
   const files = new Files(layout.inside('tmp'), fsync);
   const catalog = new Catalog(layout, files);
   const blobs = fsBlobs(layout, files, fsync);
+  const locks = uploadLocks.get(layout.root) ?? new Map<string, Promise<unknown>>();
+  uploadLocks.set(layout.root, locks);
+  const lock = new RootLock(join(layout.root, 'lock'));
   return {
     blobs,
-    uploads: fsUploads(layout, files, blobs, fsync),
+    uploads: fsUploads(layout, files, blobs, fsync, locks),
     manifests: fsManifests(layout, files, catalog),
     tags: fsTags(layout, files, catalog),
     links: fsLinks(layout, files, catalog),
     repositories: catalog.store(),
     async init() {
+      await mkdir(layout.root, { recursive: true });
+      const first = await lock.acquire();
       for (const dir of ['blobs', 'uploads', 'repositories', 'links', 'tmp']) await mkdir(layout.inside(dir), { recursive: true });
+      // staging files of a process that crashed: nobody else writes here (the lock), so clear them now, not an hour later
+      if (first) for (const name of await readdir(layout.inside('tmp'))) await rm(layout.inside('tmp', name), { recursive: true, force: true });
       // a root written before the catalog existed: index its repositories once
       const index = layout.inside('catalog');
       if ((await readdir(index).catch(() => undefined)) === undefined) {
@@ -55,6 +66,9 @@ export function fsStorage(options: FsStorageOptions): Storage {
         await rm(index, { recursive: true, force: true });
         await rename(staging, index);
       }
+    },
+    async close() {
+      await lock.release();
     },
   };
 }

@@ -12,11 +12,10 @@ import type { Layout } from './layout.js';
 /**
  * Uploads in `uploads/<id>/`: `repository`, `data` (the bytes so far; its mtime is the last
  * activity) and `hash` (a saved hash state and the size it describes). Appends to one upload are
- * serialised within the process; the store refuses a second process on the same root.
+ * serialised through `locks`, shared by every store on the root in this process; the root's lock
+ * file keeps other processes away.
  */
-export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync: boolean): UploadStore {
-  const locks = new Map<string, Promise<unknown>>();
-
+export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync: boolean, locks: Map<string, Promise<unknown>>): UploadStore {
   /** Runs `fn` after every earlier call for the same upload has finished. */
   function serialised<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const previous = locks.get(id) ?? Promise.resolve();
