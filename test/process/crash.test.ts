@@ -146,7 +146,7 @@ describe('kill -9 (fs store)', { timeout: 240_000 }, () => {
         assert.equal(status.status, 404);
         t.diagnostic('the interrupted upload was not known yet');
       }
-      const { tags } = (await (await client.req('GET', '/v2/crash/storm/tags/list')).json()) as { tags: string[] };
+      const { tags = [] } = (await (await client.req('GET', '/v2/crash/storm/tags/list')).json()) as { tags?: string[] };
       t.diagnostic(`storm tags after the restart: ${tags.length}`);
       assert.deepEqual(await verify(client, dataDir), []);
     });

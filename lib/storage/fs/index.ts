@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isRepositoryName } from '../../names.js';
 import type { Storage } from '../types.js';
 import { fsBlobs } from './blobs.js';
-import { Catalog } from './catalog.js';
+import { Catalog, type CatalogCache } from './catalog.js';
 import { Files } from './files.js';
 import { Layout } from './layout.js';
 import { fsLinks } from './links.js';
@@ -12,8 +12,8 @@ import { fsTags } from './tags.js';
 import { RootLock } from './lock.js';
 import { fsUploads } from './uploads.js';
 
-/** Per root, the in-memory locks of its uploads: shared by every store on that root in this process. */
-const uploadLocks = new Map<string, Map<string, Promise<unknown>>>();
+/** Per root, what every store on that root in this process shares: its upload locks and its catalog index. */
+const shared = new Map<string, { uploadLocks: Map<string, Promise<unknown>>; catalog: CatalogCache }>();
 
 export interface FsStorageOptions {
   /** Directory that holds everything; created if missing. */
@@ -36,10 +36,11 @@ export function fsStorage(options: FsStorageOptions): Storage {
   const fsync = options.fsync ?? true;
   const layout = new Layout(root);
   const files = new Files(layout.inside('tmp'), fsync);
-  const catalog = new Catalog(layout, files);
+  const state = shared.get(layout.root) ?? { uploadLocks: new Map<string, Promise<unknown>>(), catalog: {} };
+  shared.set(layout.root, state);
+  const catalog = new Catalog(layout, files, state.catalog);
   const blobs = fsBlobs(layout, files, fsync);
-  const locks = uploadLocks.get(layout.root) ?? new Map<string, Promise<unknown>>();
-  uploadLocks.set(layout.root, locks);
+  const locks = state.uploadLocks;
   const lock = new RootLock(join(layout.root, 'lock'));
   return {
     blobs,
@@ -51,6 +52,8 @@ export function fsStorage(options: FsStorageOptions): Storage {
     async init() {
       await mkdir(layout.root, { recursive: true });
       const first = await lock.acquire();
+      // the first store on this root in this process reads the catalog afresh (the root may have been replaced since)
+      if (first) state.catalog.sorted = undefined;
       for (const dir of ['blobs', 'uploads', 'repositories', 'links', 'tmp']) await mkdir(layout.inside(dir), { recursive: true });
       // staging files of a process that crashed: nobody else writes here (the lock), so clear them now, not an hour later
       if (first) for (const name of await readdir(layout.inside('tmp'))) await rm(layout.inside('tmp', name), { recursive: true, force: true });
@@ -65,6 +68,7 @@ export function fsStorage(options: FsStorageOptions): Storage {
         }
         await rm(index, { recursive: true, force: true });
         await rename(staging, index);
+        state.catalog.sorted = undefined;
       }
     },
     async close() {

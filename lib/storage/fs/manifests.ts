@@ -12,6 +12,8 @@ type Header = Omit<Manifest, 'body' | 'digest' | 'size' | 'createdAt'> & { creat
 
 /** The header line is read in pieces of this size by `stat`, which never needs the manifest's bytes. */
 const HEADER_READ = 16 * 1024;
+/** Referrer entries read at once while filling a page. */
+const REFERRER_BATCH = 32;
 /** Index entries of one manifest written at once. */
 const MARKS_IN_FLIGHT = 16;
 
@@ -158,14 +160,21 @@ export function fsManifests(layout: Layout, files: Files, catalog: Catalog): Man
         if (digest !== undefined) digests.push(digest);
       }
       const result: Descriptor[] = [];
-      for (const digest of paginate(digests.sort(byteOrder), { ...(query.last !== undefined && { last: query.last }) })) {
-        if (query.n !== undefined && result.length >= query.n) break;
-        const file = await readIfExists(layout.referrer(name, subject, digest));
-        if (!file) continue;
-        const descriptor = JSON.parse(file.toString('utf8')) as Descriptor;
-        if (query.artifactType !== undefined && descriptor.artifactType !== query.artifactType) continue;
-        // an entry whose manifest a crash left unwritten is not a referrer
-        if (await exists(layout.manifest(name, digest))) result.push(descriptor);
+      const candidates = paginate(digests.sort(byteOrder), { ...(query.last !== undefined && { last: query.last }) });
+      const wanted = query.n ?? Infinity;
+      // read a batch of entries at once, in order, until the page is full
+      for (let start = 0; start < candidates.length && result.length < wanted; start += REFERRER_BATCH) {
+        const batch = await Promise.all(
+          candidates.slice(start, start + REFERRER_BATCH).map(async (digest) => {
+            const file = await readIfExists(layout.referrer(name, subject, digest));
+            if (!file) return undefined;
+            const descriptor = JSON.parse(file.toString('utf8')) as Descriptor;
+            if (query.artifactType !== undefined && descriptor.artifactType !== query.artifactType) return undefined;
+            // an entry whose manifest a crash left unwritten is not a referrer
+            return (await exists(layout.manifest(name, digest))) ? descriptor : undefined;
+          }),
+        );
+        for (const descriptor of batch) if (descriptor && result.length < wanted) result.push(descriptor);
       }
       return result;
     },
