@@ -1,6 +1,6 @@
 import { type KeyObject, createPrivateKey, createPublicKey, createSecretKey, randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { type Access, type Challenge, type Decision, type Identity, bearerChallenge } from '../auth.js';
+import { type Access, type Challenge, type Decision, type Identity, bearerChallenge, scopeOf } from '../auth.js';
 import type { RegistryRequest } from '../http.js';
 import { type AuthOptions, toPermissions } from './host.js';
 import type { Permissions, Rule } from './rules.js';
@@ -253,7 +253,7 @@ export interface TokenAuthOptions<Req extends RegistryRequest = RegistryRequest>
   /**
    * Which repositories the catalog lists to a token that grants `registry:catalog:*` (a token names no
    * repositories it was not asked for). Without it, the catalog lists those the token grants pull on.
-   * The identity is `{ name: sub }`.
+   * The identity is `{ name: sub }`. Mounts never widen this way: a mount source must be in the token.
    */
   permissions?: Permissions | readonly Rule[];
 }
@@ -296,7 +296,9 @@ export function tokenAuth<Req extends RegistryRequest = RegistryRequest>(options
       const answers = await catalog(identity, accesses);
       allowed = allowed.map((a, i) => a || answers[i] === true);
     }
-    return identity === undefined ? { allowed } : { identity, allowed };
+    const missing = accesses.filter((a, i) => !allowed[i] && a.action !== 'catalog');
+    const message = missing.length > 0 && !isCatalog(req) ? { message: `the token does not grant ${scopeOf(missing)}` } : {};
+    return identity === undefined ? { allowed, ...message } : { identity, allowed, ...message };
   };
   return { authorize, challenge };
 }
