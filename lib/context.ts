@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type Access, type Identity, grants, refusal } from './auth.js';
+import { RegistryEvents } from './events.js';
 import type { RegistryRequest } from './http.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -30,6 +31,8 @@ export interface Context extends ResolvedOptions {
   check(call: Call, accesses: readonly Access[]): Promise<boolean[]>;
   /** An absolute path for `Location` headers, honouring the mount path or `publicPath`. */
   url(req: RegistryRequest, path: string): string;
+  /** Where routes announce durable changes and pulls. */
+  events: RegistryEvents;
 }
 
 const identities = new WeakMap<RegistryRequest, Identity>();
@@ -64,6 +67,7 @@ export function createContext(options: ResolvedOptions): Context {
       return (await decide(call, accesses)).granted;
     },
     url: (req, path) => (options.publicPath ?? mountPrefix(req)) + path,
+    events: new RegistryEvents(options.logger),
   };
 }
 

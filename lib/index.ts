@@ -15,6 +15,8 @@ export {
   scopeOf,
 } from './auth.js';
 export { identityOf } from './context.js';
+export type * from './events.js';
+export { RegistryEvents } from './events.js';
 export { ERROR_CODES, type ErrorCode, RegistryError, RegistryErrors } from './errors.js';
 export type { Digest } from './digest.js';
 export type { RegistryRequest } from './http.js';

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { type Context, type Handler, createContext } from './context.js';
 import { RegistryError, RegistryErrors, sendError } from './errors.js';
+import type { RegistryEvents } from './events.js';
 import { clientWentAway, storeFailure } from './failures.js';
 import { type RegistryRequest, declaresBody, endAfterDraining, guardBody } from './http.js';
 import { isRepositoryName } from './names.js';
@@ -29,6 +30,8 @@ export interface Registry {
   sweep(): Promise<number>;
   /** Closes the store (`storage.close()`). */
   close(): Promise<void>;
+  /** Typed events, emitted once a change is durable: `registry.events.on('manifest.pushed', (e) => …)`. */
+  readonly events: RegistryEvents;
 }
 
 interface Route {
@@ -145,6 +148,7 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
 
   return Object.assign(registry, {
     storage: ctx.storage,
+    events: ctx.events,
     init,
     sweep,
     close: async () => {

@@ -61,9 +61,14 @@ export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler;
         res.setHeader('Content-Length', info.size);
       }
       // pipeline gives back-pressure and closes the store's stream if the client goes away
-      await pipeline(stream, res).catch((err: unknown) => {
-        if (!res.writableFinished) res.destroy(err as Error);
-      });
+      const sent = await pipeline(stream, res).then(
+        () => true,
+        (err: unknown) => {
+          if (!res.writableFinished) res.destroy(err as Error);
+          return false;
+        },
+      );
+      if (sent && !range) ctx.events.emit({ type: 'blob.pulled', repository: call.name, digest: info.digest, size: info.size, ...(call.identity && { identity: call.identity }) });
     },
 
     async deleteBlob(call) {
@@ -80,6 +85,7 @@ export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler;
         throw integrity.inUse('blob', info.digest, late);
       }
       endEmpty(call.res, 202);
+      ctx.events.emit({ type: 'blob.deleted', repository: call.name, digest: info.digest, ...(call.identity && { identity: call.identity }) });
     },
   };
 }

@@ -60,7 +60,16 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       const digest = await digestFor(call);
       const manifest = digest && (await manifests.get(call.name, digest));
       if (!manifest) throw unknown(call.ref);
-      if (describe(call, manifest)) call.res.end(manifest.body);
+      if (!describe(call, manifest)) return;
+      call.res.end(manifest.body);
+      ctx.events.emit({
+        type: 'manifest.pulled',
+        repository: call.name,
+        digest: manifest.digest,
+        size: manifest.size,
+        ...(!looksLikeDigest(call.ref) && { tag: call.ref }),
+        ...(call.identity && { identity: call.identity }),
+      });
     },
 
     async headManifest(call) {
@@ -90,16 +99,21 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       }
       const { blobs, manifests: children, ...described } = parsed;
       const record = { ...described, digest, size: body.length, body, references: [...blobs, ...children] };
+      let created = false;
+      const previous = new Map<string, Digest | undefined>();
       for (let attempt = 1; ; attempt++) {
         await integrity.requireReferences(name, blobs, children);
-        const created = await manifests.put(name, record);
+        created = (await manifests.put(name, record)) || created;
         // a blob or child deleted while this manifest was written: undo it rather than leave it dangling
         const missing = await integrity.missing(name, blobs, children);
         if (missing.length > 0) {
           if (created) await manifests.delete(name, digest);
           throw unknownReferences(missing);
         }
-        for (const tag of newTags) await tags.put(name, tag, digest);
+        for (const tag of newTags) {
+          const before = await tags.put(name, tag, digest);
+          if (!previous.has(tag)) previous.set(tag, before);
+        }
         // a delete of this manifest ran meanwhile: its tags must not point at nothing, so take them back and write again
         if (newTags.length === 0 || (await manifests.stat(name, digest))) break;
         for (const tag of newTags) await tags.delete(name, tag, digest);
@@ -111,6 +125,23 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       if (parsed.subject) res.setHeader('OCI-Subject', parsed.subject);
       if (pinned && newTags.length > 0) res.setHeader('OCI-Tag', newTags);
       endEmpty(res, 201);
+      const who = call.identity && { identity: call.identity };
+      ctx.events.emit({
+        type: 'manifest.pushed',
+        repository: name,
+        digest,
+        mediaType: parsed.mediaType,
+        size: body.length,
+        tags: newTags,
+        created,
+        ...(parsed.artifactType !== undefined && { artifactType: parsed.artifactType }),
+        ...(parsed.subject !== undefined && { subject: parsed.subject }),
+        ...who,
+      });
+      for (const tag of newTags) {
+        const before = previous.get(tag);
+        if (before !== digest) ctx.events.emit({ type: 'tag.pushed', repository: name, tag, digest, ...(before !== undefined && { previous: before }), ...who });
+      }
     },
 
     async deleteManifest(call) {
@@ -119,8 +150,10 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       if (!looksLikeDigest(ref)) {
         await ctx.allow(call, [{ action: 'delete', repository: name, ...(isTag(ref) && { tag: ref }) }]);
         // spec: deleting by tag removes only the tag
-        if (!isTag(ref) || (await tags.delete(name, ref)) === undefined) throw unknown(ref);
+        const removed = isTag(ref) ? await tags.delete(name, ref) : undefined;
+        if (removed === undefined) throw unknown(ref);
         endEmpty(res, 202);
+        ctx.events.emit({ type: 'tag.deleted', repository: name, tag: ref, digest: removed, ...(call.identity && { identity: call.identity }) });
         return;
       }
       const digest = blobDigest(ref);
@@ -141,8 +174,17 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       }
       // spec: deleting by digest removes every tag pointing at it too (only while they still do);
       // the manifest goes first, so a tag pushed meanwhile sees it gone and takes itself back
-      for (const tag of await tags.find(name, digest)) await tags.delete(name, tag, digest);
+      const removedTags: string[] = [];
+      for (const tag of await tags.find(name, digest)) if ((await tags.delete(name, tag, digest)) !== undefined) removedTags.push(tag);
       endEmpty(res, 202);
+      ctx.events.emit({
+        type: 'manifest.deleted',
+        repository: name,
+        digest,
+        mediaType: manifest?.mediaType ?? 'application/octet-stream',
+        tags: removedTags,
+        ...(call.identity && { identity: call.identity }),
+      });
     },
   };
 }

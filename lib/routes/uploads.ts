@@ -128,6 +128,7 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
     if (!blob) throw outOfOrder(call, (await uploads.get(upload.id)) ?? upload);
     await links.add(call.name, digest);
     created(call, digest);
+    ctx.events.emit({ type: 'blob.pushed', repository: call.name, digest, size: blob.size, ...(call.identity && { identity: call.identity }) });
   }
 
   /** The store's fast path: the upload's bytes become the blob without a copy. */
@@ -184,9 +185,11 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
     }
     for (const source of sources) {
       if (!(await links.has(source, digest))) continue;
-      if (!(await blobs.stat(digest))) return false;
+      const blob = await blobs.stat(digest);
+      if (!blob) return false;
       await links.add(call.name, digest);
       created(call, digest);
+      ctx.events.emit({ type: 'blob.pushed', repository: call.name, digest, size: blob.size, mountedFrom: source, ...(call.identity && { identity: call.identity }) });
       return true;
     }
     return false;
@@ -225,6 +228,7 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
         Range: uploadRange(0),
         'Docker-Upload-UUID': upload.id,
       });
+      ctx.events.emit({ type: 'upload.started', repository: call.name, upload: upload.id, ...(call.identity && { identity: call.identity }) });
     },
 
     async uploadStatus(call) {

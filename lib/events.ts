@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import type { Identity } from './auth.js';
+import type { Digest } from './digest.js';
+import type { Logger } from './logger.js';
+
+/** What every event carries. */
+interface EventBase {
+  /** Unique per event: receivers de-duplicate at-least-once deliveries with it. */
+  id: string;
+  time: Date;
+  repository: string;
+  /** The caller, as the authorize hook established it; absent for an anonymous one. */
+  identity?: Identity;
+}
+
+/** A manifest became visible in a repository, by tag or by digest (`tags` may be empty). */
+export interface ManifestPushed extends EventBase {
+  type: 'manifest.pushed';
+  digest: Digest;
+  mediaType: string;
+  artifactType?: string;
+  size: number;
+  subject?: Digest;
+  tags: string[];
+  /** False when the same manifest was already stored (a re-push, possibly moving tags). */
+  created: boolean;
+}
+
+/** A tag now points at `digest` (a push by tag, `?tag=`, or a retag); `previous` is what it pointed at. */
+export interface TagPushed extends EventBase {
+  type: 'tag.pushed';
+  tag: string;
+  digest: Digest;
+  previous?: Digest;
+}
+
+export interface ManifestDeleted extends EventBase {
+  type: 'manifest.deleted';
+  digest: Digest;
+  mediaType: string;
+  /** The tags that pointed at it and went with it. */
+  tags: string[];
+}
+
+export interface TagDeleted extends EventBase {
+  type: 'tag.deleted';
+  tag: string;
+  digest: Digest;
+}
+
+/** A blob became visible in a repository: uploaded (`mountedFrom` absent) or mounted. */
+export interface BlobPushed extends EventBase {
+  type: 'blob.pushed';
+  digest: Digest;
+  size: number;
+  mountedFrom?: string;
+}
+
+export interface BlobDeleted extends EventBase {
+  type: 'blob.deleted';
+  digest: Digest;
+}
+
+export interface UploadStarted extends EventBase {
+  type: 'upload.started';
+  upload: string;
+}
+
+/** A manifest or blob was served (GET, not HEAD). */
+export interface ContentPulled extends EventBase {
+  type: 'manifest.pulled' | 'blob.pulled';
+  digest: Digest;
+  /** The tag the manifest was pulled by. */
+  tag?: string;
+  size: number;
+}
+
+export type RegistryEvent = ManifestPushed | TagPushed | ManifestDeleted | TagDeleted | BlobPushed | BlobDeleted | UploadStarted | ContentPulled;
+export type EventType = RegistryEvent['type'];
+export type EventOf<T extends EventType> = Extract<RegistryEvent, { type: T }>;
+export type Listener<E> = (event: E) => void | Promise<void>;
+
+/** What a route hands over: the event without the fields every event gets. */
+export type NewEvent = RegistryEvent extends infer E ? (E extends RegistryEvent ? Omit<E, 'id' | 'time'> : never) : never;
+
+/**
+ * The registry's typed events, emitted only once the change they describe is durable in the
+ * store. Listeners run after the response is on its way, each on its own: a slow or failing
+ * listener never slows or fails the request (failures go to the logger).
+ *
+ *     registry.events.on('manifest.pushed', (e) => index(e.repository, e.digest));
+ *     registry.events.on('*', (e) => audit.write(e));
+ */
+export class RegistryEvents {
+  readonly #listeners = new Map<EventType | '*', Set<Listener<never>>>();
+  readonly #logger: Logger;
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+  }
+
+  on<T extends EventType>(type: T, listener: Listener<EventOf<T>>): () => void;
+  on(type: '*', listener: Listener<RegistryEvent>): () => void;
+  on(type: EventType | '*', listener: Listener<never>): () => void {
+    let set = this.#listeners.get(type);
+    if (!set) this.#listeners.set(type, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Whether anyone listens for `type`: routes skip building events nobody wants (pulls are hot paths). */
+  wanted(type: EventType): boolean {
+    return (this.#listeners.get(type)?.size ?? 0) > 0 || (this.#listeners.get('*')?.size ?? 0) > 0;
+  }
+
+  emit(event: NewEvent): void {
+    if (!this.wanted(event.type)) return;
+    const full = { ...event, id: randomUUID(), time: new Date() } as RegistryEvent;
+    for (const set of [this.#listeners.get(full.type), this.#listeners.get('*')]) {
+      for (const listener of set ?? []) {
+        // the next turn, so the request's own work is never waiting on a listener
+        setImmediate(() => {
+          Promise.resolve()
+            .then(() => (listener as Listener<RegistryEvent>)(full))
+            .catch((err: unknown) => this.#logger.error({ err, event: full.type, id: full.id }, 'an event listener failed'));
+        });
+      }
+    }
+  }
+}
