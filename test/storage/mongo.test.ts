@@ -32,7 +32,7 @@ if (uri === undefined) {
   const client = new MongoClient(uri);
   let db = 0;
   // the store opens and closes its own client from `uri`; a second client here inspects the database underneath
-  testStorage('mongo (GridFS)', async () => mongoStorage({ uri, dbName: `${run}_${db++}`, chunkSizeBytes: 4 * KiB, batchBytes: 8 * KiB }), {
+  testStorage('mongo (GridFS)', async () => mongoStorage({ uri, dbName: `${run}_${db++}`, chunkSizeBytes: 4 * KiB, batchBytes: 8 * KiB, readBatchBytes: 8 * KiB }), {
     teardown: async () => {
       const name = `${run}_0`;
       const d = client.db(name);
@@ -46,7 +46,7 @@ if (uri === undefined) {
     const dbName = `${run}_gridfs`;
     let s: Storage;
     before(async () => {
-      s = mongoStorage({ client, dbName, chunkSizeBytes: 1024, batchBytes: 3 * 1024, leaseMs: 300 });
+      s = mongoStorage({ client, dbName, chunkSizeBytes: 1024, batchBytes: 3 * 1024, readBatchBytes: 3 * 1024, leaseMs: 300 });
       await s.init?.();
     });
     after(async () => {
@@ -98,7 +98,7 @@ if (uri === undefined) {
     });
 
     it('continues an upload through another store instance, with the tail and the hash state in the database', async () => {
-      const other = mongoStorage({ client, dbName, chunkSizeBytes: 1024, batchBytes: 3 * 1024 });
+      const other = mongoStorage({ client, dbName, chunkSizeBytes: 1024, batchBytes: 3 * 1024, readBatchBytes: 2 * 1024 });
       const data = randomBytes(3000);
       const upload = await s.uploads.create('mi/a');
       assert.equal(await s.uploads.append(upload.id, 0, Readable.from([data.subarray(0, 1500)]), { hashState: () => Uint8Array.from([7]) }), 1500);

@@ -85,6 +85,10 @@ export function mongoManifests(connection: Connection): ManifestStore {
       return (await listPage((await connection.get()).manifests, { repository }, 'digest', page)) as Digest[];
     },
 
+    async dependents(repository, digest, page) {
+      // a multikey index on `references`: the manifest and its index entries are one document, written at once
+      return (await listPage((await connection.get()).manifests, { repository, references: digest }, 'digest', page)) as Digest[];
+    },
   };
 }
 

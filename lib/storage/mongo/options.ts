@@ -29,7 +29,7 @@ export interface MongoStorageOptions {
    * `'berth'`). The bucket is the store's own: it indexes `filename`, the digest, as unique.
    */
   bucketName?: string;
-  /** Size of the GridFS chunks of new blobs and uploads, in bytes (default: 1 MiB; 1 KiB to 15 MiB). */
+  /** Size of the GridFS chunks of new blobs and uploads, in bytes (default: 255 KiB, as GridFS; 1 KiB to 15 MiB). */
   chunkSizeBytes?: number;
   /**
    * Write concern of every commit point: a blob's files document, an upload session after each
@@ -42,8 +42,10 @@ export interface MongoStorageOptions {
    * majority before the blob becomes visible.
    */
   chunkWriteConcern?: WriteConcernLike;
-  /** Bytes of chunks per `insertMany` and per read query (default: 4 MiB; at least one chunk). */
+  /** Bytes of chunks per `insertMany` (default: 4 MiB; at least one chunk). */
   batchBytes?: number;
+  /** Bytes of chunks per read query; the next batch is fetched while one is sent (default: 4 MiB; at least one chunk). */
+  readBatchBytes?: number;
   /** `insertMany` calls in flight per written stream (default: 2). */
   writesInFlight?: number;
   /**
@@ -65,12 +67,13 @@ export interface Settings {
   writeConcern: WriteConcernLike;
   chunkWriteConcern: WriteConcernLike;
   batchBytes: number;
+  readBatchBytes: number;
   writesInFlight: number;
   leaseMs: number;
 }
 
 const MiB = 1024 * 1024;
-const KNOWN = ['client', 'uri', 'clientOptions', 'dbName', 'bucketName', 'chunkSizeBytes', 'writeConcern', 'chunkWriteConcern', 'batchBytes', 'writesInFlight', 'leaseMs'];
+const KNOWN = ['client', 'uri', 'clientOptions', 'dbName', 'bucketName', 'chunkSizeBytes', 'writeConcern', 'chunkWriteConcern', 'batchBytes', 'readBatchBytes', 'writesInFlight', 'leaseMs'];
 // letters, digits, "_", "-", "." (database names refuse "."; the check below refuses it there)
 const NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,47}$/;
 
@@ -109,10 +112,11 @@ export function settingsOf(input: MongoStorageOptions): Settings {
     clientOptions: (o.clientOptions ?? {}) as Record<string, unknown>,
     dbName: name('dbName', false),
     bucketName: name('bucketName', true),
-    chunkSize: integer('chunkSizeBytes', MiB, 1024, 15 * MiB),
+    chunkSize: integer('chunkSizeBytes', 255 * 1024, 1024, 15 * MiB),
     writeConcern: concern('writeConcern', { w: 'majority', j: true }),
     chunkWriteConcern: concern('chunkWriteConcern', { w: 1 }),
     batchBytes: integer('batchBytes', 4 * MiB, 1, 256 * MiB),
+    readBatchBytes: integer('readBatchBytes', 4 * MiB, 1, 256 * MiB),
     writesInFlight: integer('writesInFlight', 2, 1, 64),
     leaseMs: integer('leaseMs', 10_000, 100, 3_600_000),
   };
