@@ -19,10 +19,17 @@ interface Upload {
   hashState?: Uint8Array;
 }
 
+interface Tag {
+  digest: Digest;
+  updatedAt: Date;
+  pulledAt?: Date;
+}
+
 interface Repository {
   manifests: Map<Digest, Manifest>;
-  tags: Map<string, Digest>;
-  links: Set<Digest>;
+  tags: Map<string, Tag>;
+  /** digest → when it was linked */
+  links: Map<Digest, Date>;
   /** subject digest → referrer digests */
   referrers: Map<Digest, Set<Digest>>;
   /** referenced digest → manifests referencing it */
@@ -38,11 +45,12 @@ export function memoryStorage(): Storage {
   const blobs = new Map<Digest, Blob>();
   const uploads = new Map<string, Upload>();
   const repositories = new Map<string, Repository>();
+  const leases = new Map<string, { holder: string; expires: number }>();
 
   function repo(name: string): Repository {
     let r = repositories.get(name);
     if (!r) {
-      r = { manifests: new Map(), tags: new Map(), links: new Set(), referrers: new Map(), dependents: new Map() };
+      r = { manifests: new Map(), tags: new Map(), links: new Map(), referrers: new Map(), dependents: new Map() };
       repositories.set(name, r);
     }
     return r;
@@ -51,6 +59,8 @@ export function memoryStorage(): Storage {
   function keep(digest: Digest, chunks: Buffer[], size: number): BlobInfo {
     let blob = blobs.get(digest);
     if (!blob) blobs.set(digest, (blob = { chunks, size, createdAt: new Date() }));
+    // stored again: young again, so a collector racing the link that follows keeps it
+    else blob.createdAt = new Date();
     return { digest, size: blob.size, createdAt: blob.createdAt };
   }
 
@@ -193,17 +203,25 @@ export function memoryStorage(): Storage {
 
     tags: {
       async get(repository, tag) {
-        return repositories.get(repository)?.tags.get(tag);
+        return repositories.get(repository)?.tags.get(tag)?.digest;
+      },
+      async stat(repository, tag) {
+        const t = repositories.get(repository)?.tags.get(tag);
+        return t && { ...t };
+      },
+      async pulled(repository, tag, at) {
+        const t = repositories.get(repository)?.tags.get(tag);
+        if (t) t.pulledAt = at;
       },
       async put(repository, tag, digest) {
         const tags = repo(repository).tags;
-        const previous = tags.get(tag);
-        tags.set(tag, digest);
+        const previous = tags.get(tag)?.digest;
+        tags.set(tag, { digest, updatedAt: new Date() });
         return previous;
       },
       async delete(repository, tag, expected) {
         const tags = repositories.get(repository)?.tags;
-        const current = tags?.get(tag);
+        const current = tags?.get(tag)?.digest;
         if (current === undefined || (expected !== undefined && current !== expected)) return undefined;
         tags?.delete(tag);
         return current;
@@ -212,8 +230,8 @@ export function memoryStorage(): Storage {
         return paginate(sorted(repositories.get(repository)?.tags.keys() ?? []), page);
       },
       async find(repository, digest) {
-        const tags = repositories.get(repository)?.tags ?? new Map<string, Digest>();
-        return [...tags].filter(([, d]) => d === digest).map(([tag]) => tag);
+        const tags = repositories.get(repository)?.tags ?? new Map<string, Tag>();
+        return [...tags].filter(([, t]) => t.digest === digest).map(([tag]) => tag);
       },
     },
 
@@ -221,10 +239,14 @@ export function memoryStorage(): Storage {
       async has(repository, digest) {
         return repositories.get(repository)?.links.has(digest) ?? false;
       },
+      async stat(repository, digest) {
+        const createdAt = repositories.get(repository)?.links.get(digest);
+        return createdAt && { createdAt };
+      },
       async add(repository, digest) {
         const links = repo(repository).links;
         if (links.has(digest)) return false;
-        links.add(digest);
+        links.set(digest, new Date());
         return true;
       },
       async delete(repository, digest) {
@@ -235,7 +257,20 @@ export function memoryStorage(): Storage {
         return paginate(names.sort(byteOrder), page);
       },
       async list(repository, page) {
-        return paginate(sorted(repositories.get(repository)?.links ?? []), page);
+        return paginate(sorted(repositories.get(repository)?.links.keys() ?? []), page);
+      },
+    },
+
+    leases: {
+      async acquire(name, holder, ttl) {
+        const now = Date.now();
+        const lease = leases.get(name);
+        if (lease && lease.holder !== holder && lease.expires > now) return false;
+        leases.set(name, { holder, expires: now + ttl });
+        return true;
+      },
+      async release(name, holder) {
+        if (leases.get(name)?.holder === holder) leases.delete(name);
       },
     },
 

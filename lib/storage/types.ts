@@ -26,6 +26,7 @@ export interface Storage {
   tags: TagStore;
   links: LinkStore;
   repositories: RepositoryStore;
+  leases: LeaseStore;
   /** Prepares the store (directories, database indexes). Idempotent; the registry calls it once before serving. */
   init?(): Promise<void>;
   /** Releases what the store opened itself (connections, handles). */
@@ -57,7 +58,10 @@ export interface OpenOptions extends Cancellable {
 export interface BlobInfo {
   digest: Digest;
   size: number;
-  /** When the bytes were first stored (garbage collection keeps young blobs). */
+  /**
+   * When the bytes were last stored: a `put` or `commit` of bytes that are already there counts, so
+   * a blob a client is about to link again looks young. Garbage collection keeps young blobs.
+   */
   createdAt: Date;
 }
 
@@ -69,7 +73,7 @@ export interface BlobStore {
    * Stores `body` as blob `digest`, atomically: the blob becomes visible only after `body` ended
    * without error (the core verifies digest and size on the way and fails the stream on a
    * mismatch), and a failed `put` leaves nothing behind. Writing a blob that exists already keeps
-   * one copy. Resolves once the bytes are durable.
+   * one copy and refreshes its `createdAt`. Resolves once the bytes are durable.
    */
   put(digest: Digest, body: Readable, options?: Cancellable): Promise<BlobInfo>;
   delete(digest: Digest): Promise<boolean>;
@@ -117,7 +121,7 @@ export interface UploadStore {
    * Optional fast path: turns the upload into blob `digest` of {@link promotesInto} without copying,
    * atomically, and forgets the upload, when it holds exactly `size` bytes (the core verified their
    * digest; a later append must not slip in). If the blob exists already the upload's bytes are
-   * dropped. `undefined` when the upload is unknown or its size differs. Without it (or when
+   * dropped and the blob's `createdAt` refreshed. `undefined` when the upload is unknown or its size differs. Without it (or when
    * `storage.blobs` is another store), the core copies the upload into `blobs.put` and deletes it.
    */
   commit?(id: string, digest: Digest, size: number): Promise<BlobInfo | undefined>;
@@ -192,9 +196,20 @@ export interface ManifestStore {
   dependents(repository: string, digest: Digest, page: Page): Promise<Digest[]>;
 }
 
+export interface TagInfo {
+  digest: Digest;
+  /** When the tag was last pointed somewhere. */
+  updatedAt: Date;
+  /** The last pull by this tag that {@link TagStore.pulled} recorded, if any. */
+  pulledAt?: Date;
+}
+
 /** Tag → digest per repository. */
 export interface TagStore {
   get(repository: string, tag: string): Promise<Digest | undefined>;
+  stat(repository: string, tag: string): Promise<TagInfo | undefined>;
+  /** Records a pull by the tag (the core calls it at most now and then per tag); nothing when the tag is gone. */
+  pulled(repository: string, tag: string, at: Date): Promise<void>;
   /** Points `tag` at `digest` atomically; resolves to the digest it pointed at before, if any. Makes the repository known. */
   put(repository: string, tag: string, digest: Digest): Promise<Digest | undefined>;
   /** Removes `tag` (when `expected` is given, only while it still points there); resolves to the digest it pointed at. */
@@ -207,6 +222,8 @@ export interface TagStore {
 /** Which repositories may see which blobs (distribution's "linked blob store"). */
 export interface LinkStore {
   has(repository: string, digest: Digest): Promise<boolean>;
+  /** When the blob was linked into the repository (garbage collection keeps young links). */
+  stat(repository: string, digest: Digest): Promise<{ createdAt: Date } | undefined>;
   /** Links the blob into the repository; resolves `true` when the link is new. Makes the repository known. */
   add(repository: string, digest: Digest): Promise<boolean>;
   delete(repository: string, digest: Digest): Promise<boolean>;
@@ -225,4 +242,15 @@ export interface RepositoryStore {
   list(page: Page): Promise<string[]>;
   /** Forgets the repository with its tags, manifests and links (blobs stay, for garbage collection). */
   delete(name: string): Promise<boolean>;
+}
+
+/**
+ * Named leases, so that among many instances sharing a store only one runs a job at a time (the
+ * garbage collector). A lease is held by `holder` until `ttl` milliseconds after its last acquire.
+ */
+export interface LeaseStore {
+  /** Takes the lease, or renews it when `holder` has it; `false` when another holder has an unexpired one. Atomic. */
+  acquire(name: string, holder: string, ttl: number): Promise<boolean>;
+  /** Gives the lease up, if `holder` has it. */
+  release(name: string, holder: string): Promise<void>;
 }

@@ -79,6 +79,15 @@ export function testStorage(name: string, create: () => Promise<Storage>, option
         assert.equal(await s.blobs.open(digest), undefined);
       });
 
+      it('a blob stored again looks young again', async () => {
+        const digest = await put('stored twice');
+        const first = (await s.blobs.stat(digest))?.createdAt.getTime() ?? 0;
+        await new Promise((r) => setTimeout(r, 30));
+        await put('stored twice');
+        assert.ok(((await s.blobs.stat(digest))?.createdAt.getTime() ?? 0) > first, 'put of existing bytes refreshes createdAt');
+        await s.blobs.delete(digest);
+      });
+
       it('stores the empty blob', async () => {
         const digest = await put('');
         assert.equal((await s.blobs.stat(digest))?.size, 0);
@@ -351,6 +360,25 @@ export function testStorage(name: string, create: () => Promise<Storage>, option
         await wipe('contract/t');
       });
 
+      it('knows when a tag moved and when it was last pulled', async () => {
+        const d1 = sha('stat one');
+        const before = Date.now() - 1000;
+        await s.tags.put('contract/ts', 'v1', d1);
+        const info = await s.tags.stat('contract/ts', 'v1');
+        assert.equal(info?.digest, d1);
+        assert.ok(info.updatedAt.getTime() >= before);
+        assert.equal(info.pulledAt, undefined);
+        const pulledAt = new Date(Date.now() - 5000);
+        await s.tags.pulled('contract/ts', 'v1', pulledAt);
+        assert.equal(Math.round(((await s.tags.stat('contract/ts', 'v1'))?.pulledAt?.getTime() ?? 0) / 1000), Math.round(pulledAt.getTime() / 1000));
+        await s.tags.pulled('contract/ts', 'gone', new Date());
+        assert.equal(await s.tags.stat('contract/ts', 'gone'), undefined, 'recording a pull of a missing tag creates nothing');
+        await s.tags.delete('contract/ts', 'v1');
+        await s.tags.put('contract/ts', 'v1', d1);
+        assert.equal((await s.tags.stat('contract/ts', 'v1'))?.pulledAt, undefined, 'a new tag has no pulls');
+        await wipe('contract/ts');
+      });
+
       it('keeps one value when the same tag is written concurrently', async () => {
         const digests = Array.from({ length: 8 }, (_, i) => sha(`race ${i}`));
         await Promise.all(digests.map((d) => s.tags.put('contract/race', 'hot', d)));
@@ -371,6 +399,8 @@ export function testStorage(name: string, create: () => Promise<Storage>, option
         await s.links.add('contract/l2/sub', d);
         await s.links.add('contract/l0', d);
         assert.equal(await s.links.has('contract/l1', d), true);
+        assert.ok(((await s.links.stat('contract/l1', d))?.createdAt.getTime() ?? 0) > Date.now() - 60_000);
+        assert.equal(await s.links.stat('contract/l1', sha('never linked')), undefined);
         assert.deepEqual(await s.links.repositories(d, {}), ['contract/l0', 'contract/l1', 'contract/l2/sub']);
         assert.deepEqual(await s.links.repositories(d, { n: 1, last: 'contract/l0' }), ['contract/l1']);
         assert.deepEqual(await s.links.list('contract/l1', {}), [d, e].sort());
@@ -380,6 +410,25 @@ export function testStorage(name: string, create: () => Promise<Storage>, option
         assert.deepEqual(await s.links.repositories(d, {}), ['contract/l0', 'contract/l2/sub']);
         await wipe('contract/l0', 'contract/l1', 'contract/l2/sub');
         assert.deepEqual(await s.links.repositories(d, {}), [], 'deleting a repository drops its links');
+      });
+    });
+
+    describe('leases', () => {
+      it('gives a lease to one holder at a time until it expires or is released', async () => {
+        assert.equal(await s.leases.acquire('contract-gc', 'a', 200), true);
+        assert.equal(await s.leases.acquire('contract-gc', 'b', 200), false);
+        assert.equal(await s.leases.acquire('contract-gc', 'a', 200), true, 'the holder renews');
+        const racing = await Promise.all(['c', 'd', 'e'].map((h) => s.leases.acquire('contract-other', h, 60_000)));
+        assert.equal(racing.filter(Boolean).length, 1, 'of racing holders exactly one wins');
+        await s.leases.release('contract-gc', 'b');
+        assert.equal(await s.leases.acquire('contract-gc', 'b', 200), false, 'only the holder releases');
+        await s.leases.release('contract-gc', 'a');
+        assert.equal(await s.leases.acquire('contract-gc', 'b', 50), true);
+        await new Promise((r) => setTimeout(r, 80));
+        assert.equal(await s.leases.acquire('contract-gc', 'c', 200), true, 'an expired lease is taken over');
+        await s.leases.release('contract-gc', 'c');
+        const winner = ['c', 'd', 'e'][racing.indexOf(true)] ?? '';
+        await s.leases.release('contract-other', winner);
       });
     });
 

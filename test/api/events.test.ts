@@ -76,7 +76,7 @@ describe('events', () => {
     assert.deepEqual(types(), ['blob.pushed', 'tag.deleted', 'manifest.pushed', 'tag.pushed', 'manifest.deleted', 'blob.deleted']);
     const [mount, , , , deleted] = seen;
     assert.equal(mount?.type === 'blob.pushed' && mount.mountedFrom, 'ev/src');
-    assert.deepEqual(mount.identity, { name: 'ann' });
+    assert.deepEqual(mount?.identity, { name: 'ann' });
     assert.deepEqual(deleted?.type === 'manifest.deleted' && deleted.tags, ['v2']);
     assert.equal(seen[2]?.identity, undefined, 'anonymous');
   });

@@ -6,6 +6,7 @@ import { fsBlobs } from './blobs.js';
 import { Catalog, type CatalogCache } from './catalog.js';
 import { Files } from './files.js';
 import { Layout } from './layout.js';
+import { fsLeases } from './leases.js';
 import { fsLinks } from './links.js';
 import { fsManifests } from './manifests.js';
 import { fsTags } from './tags.js';
@@ -49,12 +50,13 @@ export function fsStorage(options: FsStorageOptions): Storage {
     tags: fsTags(layout, files, catalog),
     links: fsLinks(layout, files, catalog),
     repositories: catalog.store(),
+    leases: fsLeases(layout, files),
     async init() {
       await mkdir(layout.root, { recursive: true });
       const first = await lock.acquire();
       // the first store on this root in this process reads the catalog afresh (the root may have been replaced since)
       if (first) state.catalog.sorted = undefined;
-      for (const dir of ['blobs', 'uploads', 'repositories', 'links', 'tmp']) await mkdir(layout.inside(dir), { recursive: true });
+      for (const dir of ['blobs', 'uploads', 'repositories', 'links', 'leases', 'tmp']) await mkdir(layout.inside(dir), { recursive: true });
       // staging files of a process that crashed: nobody else writes here (the lock), so clear them now, not an hour later
       if (first) for (const name of await readdir(layout.inside('tmp'))) await rm(layout.inside('tmp', name), { recursive: true, force: true });
       // a root written before the catalog existed: index its repositories once

@@ -17,6 +17,8 @@ const SAFE_ID = /^[a-f0-9-]{36}$/;
  *     repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>   the referrer's descriptor, as JSON
  *     repositories/<name>/_dependents/<alg>/<hex>/<alg>-<hex>  empty: that manifest references this digest
  *     repositories/<name>/_tagged/<alg>/<hex>/<tag>            empty: the tag (probably) points at this digest
+ *     repositories/<name>/_pulled/<tag>                        empty; its mtime is the last recorded pull by the tag
+ *     leases/<name>                                            holder and expiry of a lease, as JSON
  *     catalog/<name, with "/" written ",">                     empty: the repository is known
  *     links/<alg>/<hex>/<sha256 of name>                       the name: reverse links, for automatic mounts
  *     tmp/                                                     staging for atomic renames
@@ -103,6 +105,16 @@ export class Layout {
     return this.inside(this.tagged(name, digest), tag);
   }
 
+  pulled(name: string, tag: string): string {
+    if (!isTag(tag)) throw new Error(`fsStorage: invalid tag ${JSON.stringify(tag)}`);
+    return this.repository(name, '_pulled', tag);
+  }
+
+  lease(name: string): string {
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) throw new Error(`fsStorage: invalid lease name ${JSON.stringify(name)}`);
+    return this.inside('leases', name);
+  }
+
   catalogEntry(name: string): string {
     if (!isRepositoryName(name)) throw new Error(`fsStorage: invalid repository name ${JSON.stringify(name)}`);
     return this.inside('catalog', name.replaceAll('/', ','));
@@ -118,7 +130,7 @@ export class Layout {
 }
 
 /** The directories holding one repository's own records (a nested repository's are elsewhere). */
-export const RECORD_DIRECTORIES = ['_tags', '_tagged', '_manifests', '_referrers', '_dependents', '_layers'];
+export const RECORD_DIRECTORIES = ['_tags', '_tagged', '_pulled', '_manifests', '_referrers', '_dependents', '_layers'];
 
 /** A `<alg>-<hex>` entry name back to a digest, when it is one. */
 export function digestFromEntry(entry: string): Digest | undefined {

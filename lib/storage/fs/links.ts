@@ -1,9 +1,10 @@
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { isRepositoryName } from '../../names.js';
 import { byteOrder, paginate } from '../page.js';
 import type { LinkStore } from '../types.js';
 import type { Catalog } from './catalog.js';
-import { type Files, entries, exists, readIfExists, removeIfExists } from './files.js';
+import { type Files, entries, exists, isMissing, readIfExists, removeIfExists } from './files.js';
 import type { Layout } from './layout.js';
 import { digestsUnder } from './manifests.js';
 
@@ -11,6 +12,15 @@ import { digestsUnder } from './manifests.js';
 export function fsLinks(layout: Layout, files: Files, catalog: Catalog): LinkStore {
   return {
     has: (name, digest) => exists(layout.layer(name, digest)),
+
+    async stat(name, digest) {
+      try {
+        return { createdAt: (await stat(layout.layer(name, digest))).mtime };
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
+    },
 
     async add(name, digest) {
       const created = await files.touch(layout.layer(name, digest));

@@ -1,3 +1,4 @@
+import { stat, utimes } from 'node:fs/promises';
 import type { Digest } from '../../digest.js';
 import { byteOrder, paginate } from '../page.js';
 import type { TagStore } from '../types.js';
@@ -23,6 +24,21 @@ export function fsTags(layout: Layout, files: Files, catalog: Catalog): TagStore
   return {
     get: read,
 
+    async stat(name, tag) {
+      const digest = await read(name, tag);
+      if (digest === undefined) return undefined;
+      const [file, pulled] = await Promise.all([stat(layout.tag(name, tag)).catch(() => undefined), stat(layout.pulled(name, tag)).catch(() => undefined)]);
+      if (!file) return undefined;
+      return { digest, updatedAt: file.mtime, ...(pulled && { pulledAt: pulled.mtime }) };
+    },
+
+    async pulled(name, tag, at) {
+      if ((await read(name, tag)) === undefined) return;
+      const path = layout.pulled(name, tag);
+      await files.mark(path);
+      await utimes(path, at, at);
+    },
+
     async put(name, tag, digest) {
       layout.digestParts(digest);
       const previous = await read(name, tag);
@@ -43,6 +59,7 @@ export function fsTags(layout: Layout, files: Files, catalog: Catalog): TagStore
       if (expected !== undefined && current !== expected) return undefined;
       if (!(await removeIfExists(layout.tag(name, tag)))) return undefined;
       await removeIfExists(layout.taggedAs(name, current, tag));
+      await removeIfExists(layout.pulled(name, tag));
       return current;
     },
 
