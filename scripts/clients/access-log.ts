@@ -5,20 +5,36 @@
  * Bodies stream through untouched; a client that disconnects mid-request makes the proxy abort its upstream request,
  * so the registry sees the same abort.
  *
- *   node --import tsx scripts/clients/access-log.ts UPSTREAM_PORT LOG_FILE
+ *   node --import tsx scripts/clients/access-log.ts UPSTREAM_PORT LOG_FILE [RATE]
  *
+ * RATE (bytes per second) slows request bodies down, so a test can interrupt a client in the middle of an upload.
  * listens on a free port of 127.0.0.1, prints `listening on <port>` once ready, and appends one JSON line per request
  * to LOG_FILE: { method, url, path (the URL percent-decoded, for matching), status, bytes (request body bytes
  * received), range (Content-Range), location, ms, aborted }. SIGTERM stops it.
  */
 import { createWriteStream } from 'node:fs';
 import { type IncomingHttpHeaders, createServer, request } from 'node:http';
+import { Transform } from 'node:stream';
 
-const [upstreamArg, logFile] = process.argv.slice(2);
+const [upstreamArg, logFile, rateArg] = process.argv.slice(2);
 const upstream = Number(upstreamArg);
-if (!Number.isInteger(upstream) || upstream <= 0 || !logFile) {
-  console.error('usage: access-log.ts UPSTREAM_PORT LOG_FILE');
+const rate = rateArg === undefined ? 0 : Number(rateArg);
+if (!Number.isInteger(upstream) || upstream <= 0 || !logFile || !(rate >= 0)) {
+  console.error('usage: access-log.ts UPSTREAM_PORT LOG_FILE [RATE]');
   process.exit(2);
+}
+
+/** Passes a body on no faster than `rate` bytes per second. */
+function throttle(): Transform {
+  const started = performance.now();
+  let passed = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      passed += chunk.length;
+      const wait = (passed / rate) * 1000 - (performance.now() - started);
+      setTimeout(() => callback(null, chunk), Math.max(0, wait));
+    },
+  });
 }
 const log = createWriteStream(logFile, { flags: 'a' });
 const decoded = (url: string): string => {
@@ -66,12 +82,15 @@ const server = createServer((req, res) => {
   req.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
   });
-  req.pipe(up);
-  // the client went away before sending its whole body: abort upstream too, as a direct connection would
+  if (rate > 0) req.pipe(throttle()).pipe(up);
+  else req.pipe(up);
+  // The client went away before its whole body was passed on: abort upstream too, as a direct connection would.
+  // (`readableEnded`, not `complete`: with a paused body the parser may have read it all, and then the request is
+  // destroyed with data still buffered here, when the client's FIN arrives.)
   req.on('close', () => {
-    if (!req.complete) up.destroy();
+    if (!req.readableEnded) up.destroy();
   });
-  res.on('close', () => record(!req.complete || !res.writableFinished));
+  res.on('close', () => record(!req.readableEnded || !res.writableFinished));
 });
 server.requestTimeout = 0;
 server.listen(0, '127.0.0.1', () => {

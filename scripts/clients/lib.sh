@@ -47,7 +47,10 @@ reg_digest() {
 # reg_manifest REPO REF: the manifest bytes exactly as served
 reg_manifest() { curl_reg --fail -H "Accept: $ACCEPT_MANIFESTS" "http://$R/v2/$1/manifests/$2"; }
 # reg_status METHOD PATH: the HTTP status of a request (PATH after /v2/)
-reg_status() { curl_reg -o /dev/null -w '%{http_code}' -X "$1" -H "Accept: $ACCEPT_MANIFESTS" "http://$R/v2/$2"; }
+reg_status() {
+  local method=(-X "$1"); [ "$1" != HEAD ] || method=(-I)
+  curl_reg -o /dev/null -w '%{http_code}' "${method[@]}" -H "Accept: $ACCEPT_MANIFESTS" "http://$R/v2/$2"
+}
 # reg_tags REPO: every tag, one a line (a single unpaged request)
 reg_tags() { curl_reg --fail "http://$R/v2/$1/tags/list" | jq -r '.tags // [] | .[]'; }
 # reg_referrers REPO DIGEST [ARTIFACT_TYPE]: the digests of the referrers the Referrers API lists (filtered by
@@ -60,8 +63,8 @@ reg_referrers() {
 
 # ---- OCI image layouts built offline, and images pushed from them
 make_layout() { bash "$CLIENTS_DIR/make-oci-layout.sh" "$@"; }
-# layout_layer DIR: the digest of the image's (only) layer; layout_blob DIR DIGEST: the path of a blob
-layout_layer() { jq -r '.layers[0].digest' "$(layout_blob "$1" "$(jq -r '.manifests[0].digest' "$1/index.json")")"; }
+# layout_layer DIR [N]: the digest of the image's layer N (default 0); layout_blob DIR DIGEST: the path of a blob
+layout_layer() { jq -r ".layers[${2:-0}].digest" "$(layout_blob "$1" "$(jq -r '.manifests[0].digest' "$1/index.json")")"; }
 layout_blob() { echo "$1/blobs/sha256/${2#sha256:}"; }
 # push_image REPO TAG [BYTES]: builds a fresh one-layer image, pushes it with skopeo, prints its manifest digest
 push_image() {
@@ -80,4 +83,24 @@ log_since() { sleep 0.3; tail -n +$(($1 + 1)) "$ACCESS_LOG"; }
 expect_referrers_get() {
   jq -e -s --arg p "/v2/$1/referrers/$2" 'map(select(.method == "GET" and (.path | startswith($p)) and .status == 200)) | length >= 1' \
     > /dev/null || fail "$3 did not GET /v2/$1/referrers/$2"
+}
+
+# start_slow_proxy RATE: a second access-log proxy whose request bodies pass at RATE bytes/s, so a client can be
+# interrupted mid-upload; sets SLOW (its host:port) and SLOW_LOG, and stops it when the scenario ends
+start_slow_proxy() {
+  SLOW_LOG=$PWD/slow.log
+  env -C "$APP_DIR" node --import tsx "$CLIENTS_DIR/access-log.ts" "${R##*:}" "$SLOW_LOG" "$1" > slow.out 2>&1 &
+  SLOW_PID=$!
+  trap 'kill "$SLOW_PID" 2>/dev/null; wait "$SLOW_PID" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do grep -q '^listening on' slow.out && break; sleep 0.1; done
+  SLOW=127.0.0.1:$(awk '/^listening on/ {print $3}' slow.out)
+  [ "$SLOW" != 127.0.0.1: ] || fail "the slow proxy did not start: $(cat slow.out)"
+}
+# wait_for_log FILE JQ_CONDITION SECONDS: waits until FILE has a line matching the jq condition
+wait_for_log() {
+  local deadline=$((SECONDS + $3))
+  until [ -s "$1" ] && jq -e -s "map(select($2)) | length > 0" "$1" > /dev/null; do
+    [ $SECONDS -lt $deadline ] || fail "no request matching $2 within $3 s"
+    sleep 0.1
+  done
 }
