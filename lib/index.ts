@@ -48,3 +48,4 @@ export {
   verifyToken,
 } from './auth/token.js';
 export { type TokenEndpoint, type TokenEndpointOptions, tokenEndpoint } from './auth/token-endpoint.js';
+export { type ArchiveLimits, type Kind, type PageShell, type Portal, type PortalOptions, type RepositorySummary, type TagSummary, createPortal } from './portal/index.js';
