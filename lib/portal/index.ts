@@ -91,7 +91,7 @@ export function createPortal<Req extends RegistryRequest = RegistryRequest>(opti
     { pattern: new RegExp(`^/api/v1/repositories/${NAME}/tags$`), methods: { GET: (v, m) => listTags(ctx, v, repo(m)) }, machine: true },
     { pattern: /^\/helm\/?$/, methods: { GET: (v) => helmPage(ctx, v, helm) } },
     { pattern: new RegExp(`^/helm/(?:${NAME}/)?index\\.yaml$`), methods: { GET: (v, m) => helm.index(v, scope(m[1])) }, machine: true },
-    { pattern: new RegExp(`^/helm/(?:${NAME}/)?charts/([^/]+\\.tgz)$`), methods: { GET: (v, m) => helm.download(v, scope(m[1]), m[2] ?? '') }, machine: true },
+    { pattern: new RegExp(`^/helm/(?:${NAME}/)?charts/([^/]+\\.tgz)$`), methods: { GET: (v, m) => helm.download(v, scope(m[1]), decoded(m[2])) }, machine: true },
     { pattern: new RegExp(`^/r/${NAME}/-/manifest/([^/]+)$`), methods: { GET: (v, m) => manifestPage(ctx, v, repo(m), digest(m[2])) } },
     { pattern: new RegExp(`^/r/${NAME}/-/blob/([^/]+)$`), methods: { GET: (v, m) => blobDownload(ctx, v, repo(m), digest(m[2])) } },
     { pattern: new RegExp(`^/r/${NAME}/-/chart$`), methods: { GET: (v, m) => chartPage(ctx, v, repo(m)) } },
@@ -169,6 +169,14 @@ export function createPortal<Req extends RegistryRequest = RegistryRequest>(opti
       ctx.index.close();
     },
   });
+}
+
+function decoded(value: string | undefined): string {
+  try {
+    return decodeURIComponent(value ?? '');
+  } catch {
+    throw notFound();
+  }
 }
 
 function scope(value: string | undefined): string {

@@ -6,7 +6,7 @@ import { type Html, html, pathOf, safeImageData, safeUrl, time } from '../html.j
 import { renderMarkdown } from '../markdown.js';
 import { notFound } from '../respond.js';
 import type { TagSummary } from '../summary.js';
-import { knownRepository, registryHost } from './repository.js';
+import { knownRepository, plural, registryHost } from './repository.js';
 import { command } from './widgets.js';
 
 const versionOf = (tag: string) => tag.replace(/_/g, '+');
@@ -101,7 +101,7 @@ ${chart?.readme ? html`<div class="readme">${renderMarkdown(chart.readme.text)}<
 <h2>Default values</h2>
 ${chart?.values !== undefined ? html`<details open><summary>values.yaml</summary><pre>${chart.values}</pre></details>` : html`<p class="muted">This chart has no values.yaml.</p>`}
 <h2>Versions</h2>
-<table><caption>${versions.length} versions of ${name}</caption><thead><tr><th scope="col">Version</th><th scope="col">Pushed</th><th scope="col">Manifest</th></tr></thead><tbody>${versions.map(
+<table><caption>${plural(versions.length, 'version')} of ${name}</caption><thead><tr><th scope="col">Version</th><th scope="col">Pushed</th><th scope="col">Manifest</th></tr></thead><tbody>${versions.map(
     (t) =>
       html`<tr><td>${t.name === tag.name ? html`<strong aria-current="page">${versionOf(t.name)}</strong>` : html`<a href="${repoPath}/-/chart?version=${encodeURIComponent(t.name)}">${versionOf(t.name)}</a>`}</td><td>${time(t.pushedAt)}</td><td><a class="mono" href="${repoPath}/-/manifest/${t.digest}">${t.digest.slice(0, 19)}</a></td></tr>`,
   )}</tbody></table>`;

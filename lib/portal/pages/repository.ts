@@ -10,6 +10,11 @@ import { parseQuery, queryString, searchTags } from '../search.js';
 import type { TagSummary } from '../summary.js';
 import { command, kindBadge, pager, select } from './widgets.js';
 
+/** `1 tag`, `2 tags`. */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 /** A repository summary older than this is read again in the background when its page is shown. */
 const STALE_MS = 60_000;
 
@@ -95,7 +100,7 @@ ${mayDelete ? html` <a href="${repoPath}/-/delete?tag=${encodeURIComponent(tag.n
   const body = html`<p class="muted"><a href="${base}/">Repositories</a> /</p>
 <h1>${name}</h1>
 ${notice}
-<p>${summary?.kinds.map(kindBadge) ?? ''} ${summary?.tagCount ?? 0} tags${summary?.updatedAt ? html`, last push ${time(summary.updatedAt)}` : ''}${isChart ? html` · <a href="${repoPath}/-/chart">Helm chart page</a>` : ''}</p>
+<p>${summary?.kinds.map(kindBadge) ?? ''} ${plural(summary?.tagCount ?? 0, 'tag')}${summary?.updatedAt ? html`, last push ${time(summary.updatedAt)}` : ''}${isChart ? html` · <a href="${repoPath}/-/chart">Helm chart page</a>` : ''}</p>
 <form class="filters" method="get" action="${here}" role="search" aria-label="Search tags">
 <div><label for="f-q">Tag contains</label><input id="f-q" name="q" type="search" value="${query.q ?? ''}"></div>
 ${select('type', 'Artifact type', [['', 'All types'], ...KINDS.map((k) => [k, KIND_LABELS[k]] as const)], query.type)}
