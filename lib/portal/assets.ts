@@ -35,6 +35,7 @@ export const CSS = `:root {
   }
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; font: 16px/1.5 var(--berth-font); background: var(--berth-bg); color: var(--berth-fg); }
 a { color: var(--berth-accent); }
 a:hover { text-decoration-thickness: 2px; }
@@ -59,12 +60,13 @@ form.filters { display: flex; flex-wrap: wrap; gap: 0.75rem 1rem; align-items: e
 label { display: block; font-weight: 600; font-size: 0.9rem; }
 input, select, textarea { font: inherit; color: inherit; background: var(--berth-bg); border: 1px solid var(--berth-muted); border-radius: var(--berth-radius); padding: 0.35rem 0.5rem; }
 fieldset { border: 1px solid var(--berth-border); border-radius: var(--berth-radius); margin: 0 0 1rem; }
-fieldset label { font-weight: 400; display: inline-block; margin-right: 1rem; }
+fieldset input[type=radio] + label { font-weight: 400; display: inline-block; margin-right: 1rem; }
 .field { margin-bottom: 0.9rem; }
+.field input:not([type=radio]):not([type=file]) { width: min(100%, 32rem); }
 .field .hint { color: var(--berth-muted); font-size: 0.875rem; margin: 0.2rem 0 0; }
 button, .button { font: inherit; cursor: pointer; border: 1px solid var(--berth-accent); background: var(--berth-accent); color: var(--berth-accent-fg); border-radius: var(--berth-radius); padding: 0.35rem 0.9rem; text-decoration: none; display: inline-block; }
 button.secondary { background: transparent; color: var(--berth-accent); }
-button.danger { background: var(--berth-danger); border-color: var(--berth-danger); color: var(--berth-bg); }
+button.danger, .button.danger { background: var(--berth-danger); border-color: var(--berth-danger); color: var(--berth-bg); }
 table { border-collapse: collapse; width: 100%; margin: 0.5rem 0 1rem; }
 caption { text-align: left; color: var(--berth-muted); padding: 0.25rem 0; }
 th, td { text-align: left; padding: 0.45rem 0.6rem; border-bottom: 1px solid var(--berth-border); vertical-align: top; }

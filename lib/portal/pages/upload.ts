@@ -9,7 +9,7 @@ import { ArchiveError, readChartArchive } from '../chart-archive.js';
 import { type ChartMetadata, ChartError, parseChartYaml, tagOfVersion } from '../chart-meta.js';
 import { type PortalContext, type Visit, ask, renderPage, writeRefusal } from '../context.js';
 import { checkSameOrigin } from '../form.js';
-import { type Html, formatSize, html, pathOf } from '../html.js';
+import { type Html, html, pathOf } from '../html.js';
 import { EMPTY_CONFIG, HELM_CONFIG, HELM_LAYER, OCI_MANIFEST } from '../kinds.js';
 import { type StoredBlob, pushManifest } from '../ops.js';
 import { PortalError, badRequest, redirect } from '../respond.js';
@@ -43,6 +43,12 @@ function checkFiles(f: Fields): void {
   if (!isRepositoryName(f.repository)) throw badRequest(`"${f.repository}" is not a valid repository name: lowercase letters, digits and . _ - separated by /.`);
   if (!isTag(f.tag)) throw badRequest(`"${f.tag}" is not a valid tag: up to 128 letters, digits, "_", "." and "-", not starting with "." or "-".`);
   if (!MEDIA_TYPE.test(f.artifactType)) throw badRequest(`"${f.artifactType}" is not a media type like application/vnd.example.thing.v1.`);
+}
+
+/** `512 MiB`, `64 KiB`: limits are set in powers of two. */
+function binarySize(bytes: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
+  return `${bytes} bytes`;
 }
 
 export interface Uploads {
@@ -98,7 +104,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
 <p class="hint" id="h-type">A media type naming what the files are, e.g. <code>application/vnd.example.config.v1</code>.</p></div>
 </fieldset>
 <div class="field"><label for="f-files">File or files</label><input id="f-files" name="files" type="file" multiple required aria-describedby="h-files">
-<p class="hint" id="h-files">Up to ${limits.maxFiles} files of at most ${formatSize(limits.maxFileSize)} each; a chart is one .tgz file.</p></div>
+<p class="hint" id="h-files">Up to ${limits.maxFiles} files of at most ${binarySize(limits.maxFileSize)} each; a chart is one .tgz file.</p></div>
 <button type="submit">Upload</button>
 </form>`;
   }
@@ -209,6 +215,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
         redirect(res, `${visit.base}/r/${pathOf(done.repository)}?pushed=${encodeURIComponent(done.tag)}`);
       } catch (err) {
         const refusal = toPortalError(err);
+        visit.identity ??= answers.get(req)?.identity;
         const headers: Record<string, string> = refusal.status === 401 && !ctx.options.loginUrl ? { 'WWW-Authenticate': ctx.options.challenge } : {};
         renderPage(ctx, visit, 'Upload', form(visit, refusal.message, fieldsOf(r.body ?? {})), { status: refusal.status, section: 'upload', headers });
       } finally {
@@ -221,7 +228,7 @@ ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
     if (err instanceof PortalError) return err;
     if (err instanceof ArchiveError || err instanceof ChartError) return badRequest(`This is not a chart berth can read: ${err.message}.`);
     if (err instanceof multer.MulterError) {
-      if (err.code === 'LIMIT_FILE_SIZE') return new PortalError(413, 'TOO_LARGE', `A file is larger than the limit of ${formatSize(limits.maxFileSize)}.`);
+      if (err.code === 'LIMIT_FILE_SIZE') return new PortalError(413, 'TOO_LARGE', `A file is larger than the limit of ${binarySize(limits.maxFileSize)}.`);
       if (err.code === 'LIMIT_FILE_COUNT' || err.code === 'LIMIT_UNEXPECTED_FILE') return new PortalError(413, 'TOO_MANY', `Upload at most ${limits.maxFiles} files at once.`);
       return badRequest(`The form could not be read (${err.code}).`);
     }
