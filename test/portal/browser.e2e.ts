@@ -162,6 +162,20 @@ describe('portal in chromium, charts with the helm CLI', () => {
     await accessible('chart');
   });
 
+  it('keeps its contrast in the dark color scheme', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    try {
+      for (const path of ['/', '/r/public/web', '/r/charts/demo/-/chart', '/upload']) {
+        await page.goto(`${base}${path}`);
+        await accessible(`${path} (dark)`);
+      }
+      await page.goto(`${base}/r/charts/demo/-/chart`);
+      await shot('chart-dark');
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
+  });
+
   it('uploads a chart packaged by helm and sees it listed', async () => {
     await helm('create', 'webapp');
     await helm('package', 'webapp', '--version', '0.3.0+build.2', '--app-version', '2.0.0');
