@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import session from 'express-session';
-import { createRegistry, RegistryError, type Storage } from '../lib/index.js';
+import { createPortal, createRegistry, RegistryError, type Storage } from '../lib/index.js';
 import { authFromEnv, sessionUser } from './auth.js';
 import { homePage, loginPage } from './pages.js';
 
@@ -31,7 +31,10 @@ export function createApp(store: { storage: Storage; describe: string }, env: No
   }
 
   // The registry, after the session and before any body parser.
-  app.use(createRegistry<express.Request>({ storage: store.storage, ...auth.registry }));
+  const registry = createRegistry<express.Request>({ storage: store.storage, ...auth.registry });
+  app.use(registry);
+  // The artifact portal (docs/portal.md): pages, search API and Helm repository under the same auth and session.
+  app.use('/artifacts', createPortal<express.Request>({ registry, authorize: auth.registry.authorize, ...(auth.login && { loginUrl: '/login' }) }));
 
   app.use(express.urlencoded({ extended: false, limit: '4kb' }));
   app.get('/', (req, res) => {
