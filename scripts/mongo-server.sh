@@ -37,7 +37,17 @@ install() {
   local started=$SECONDS
   rm -rf "$VENV"
   mkdir -p "$CACHE"
-  "$PYTHON" -m venv "$VENV" >&2 || die "could not create a venv with $PYTHON (on Debian: apt-get install -y python3-venv)"
+  if ! "$PYTHON" -m venv "$VENV" >&2; then
+    # Debian's python3 ships venv separately; CI runs as root, so bring it in once
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      log "python3 -m venv failed; installing Debian's python3-venv"
+      rm -rf "$VENV"
+      { apt-get update && apt-get install -y python3-venv; } >&2 || die "could not install python3-venv"
+      "$PYTHON" -m venv "$VENV" >&2 || die "could not create a venv with $PYTHON"
+    else
+      die "could not create a venv with $PYTHON (on Debian: apt-get install -y python3-venv)"
+    fi
+  fi
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "SecantusDB==$VERSION" >&2 \
     || die "pip could not install SecantusDB==$VERSION"
   [ -x "$VENV/bin/secantusd-py" ] || die "SecantusDB installed, but $VENV/bin/secantusd-py is missing"

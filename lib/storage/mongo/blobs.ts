@@ -38,7 +38,7 @@ export function mongoBlobs(connection: Connection): BlobStore {
       if (existing) {
         // one copy per digest: read the body anyway, so the caller's verification runs and its failure still fails the put
         await pipeline(body, new Writable({ write: (_chunk, _encoding, done) => done() }), signal);
-        return existing;
+        return refresh(mongo, digest);
       }
       const fileId = mongo.newFileId();
       const { chunkSize } = mongo.settings;
@@ -113,10 +113,18 @@ export async function commitFile(mongo: Mongo, written: Written, digest: Digest)
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     await mongo.chunks.deleteMany({ files_id: fileId }, { writeConcern: mongo.chunkWrite });
-    const existing = await statBlob(mongo, digest);
-    if (!existing) throw new Error(`mongoStorage: blob ${digest} was deleted while being committed again`, { cause: err });
-    return existing;
+    return refresh(mongo, digest, err);
   }
+}
+
+/**
+ * Bytes stored again make the blob young again (`uploadDate`, its `createdAt`), so a garbage
+ * collector does not take a blob a client is about to link.
+ */
+export async function refresh(mongo: Mongo, digest: Digest, cause?: unknown): Promise<BlobInfo> {
+  const file = await mongo.files.findOneAndUpdate({ filename: digest }, { $set: { uploadDate: new Date() } }, { returnDocument: 'after', projection: { length: 1, uploadDate: 1 }, writeConcern: mongo.commit });
+  if (!file) throw new Error(`mongoStorage: blob ${digest} was deleted while being stored again`, { cause });
+  return { digest, size: file.length, createdAt: file.uploadDate };
 }
 
 /**

@@ -65,6 +65,14 @@ export interface TagDoc {
   tag: string;
   digest: string;
   updatedAt: Date;
+  pulledAt?: Date;
+}
+
+/** A named lease (`leases.acquire`): who holds it, and until when. */
+export interface LeaseDoc {
+  _id: string;
+  holder: string;
+  until: Date;
 }
 
 export interface LinkDoc {
@@ -90,6 +98,7 @@ export interface Mongo {
   tags: Collection<TagDoc>;
   links: Collection<LinkDoc>;
   repositories: Collection<RepositoryDoc>;
+  leases: Collection<LeaseDoc>;
   commit: WriteConcernSettings;
   chunkWrite: WriteConcernSettings;
   /** A new random file id (UUID v4): random ids spread `{files_id, n}` evenly over shards. */
@@ -146,6 +155,7 @@ export class Connection {
       tags: db.collection<TagDoc>(name('tags')),
       links: db.collection<LinkDoc>(name('links')),
       repositories: db.collection<RepositoryDoc>(name('repositories')),
+      leases: db.collection<LeaseDoc>(name('leases')),
       commit: s.writeConcern as WriteConcernSettings,
       chunkWrite: s.chunkWriteConcern as WriteConcernSettings,
       newFileId: () => new driver.UUID(),

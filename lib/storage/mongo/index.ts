@@ -1,6 +1,7 @@
 import type { Storage } from '../types.js';
 import { mongoBlobs } from './blobs.js';
 import { Connection } from './connection.js';
+import { mongoLeases } from './leases.js';
 import { mongoLinks } from './links.js';
 import { mongoManifests } from './manifests.js';
 import { type MongoStorageOptions, settingsOf } from './options.js';
@@ -30,6 +31,7 @@ export function mongoStorage(options: MongoStorageOptions): Storage {
     tags: mongoTags(connection),
     links: mongoLinks(connection),
     repositories: mongoRepositories(connection),
+    leases: mongoLeases(connection),
     async init() {
       await connection.get();
     },

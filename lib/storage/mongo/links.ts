@@ -12,6 +12,12 @@ export function mongoLinks(connection: Connection): LinkStore {
       return (await mongo.links.countDocuments({ repository, digest }, { limit: 1 })) > 0;
     },
 
+    async stat(repository, digest) {
+      const mongo = await connection.get();
+      const doc = await mongo.links.findOne({ repository, digest }, { projection: { createdAt: 1 } });
+      return doc ? { createdAt: doc.createdAt } : undefined;
+    },
+
     async add(repository, digest) {
       const mongo = await connection.get();
       await makeKnown(mongo, repository);

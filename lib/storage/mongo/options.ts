@@ -42,9 +42,9 @@ export interface MongoStorageOptions {
    * majority before the blob becomes visible.
    */
   chunkWriteConcern?: WriteConcernLike;
-  /** Bytes of chunks per `insertMany` (default: 4 MiB; at least one chunk). */
+  /** Bytes of chunks per `insertMany` (default: 2 MiB; at least one chunk). */
   batchBytes?: number;
-  /** Bytes of chunks per read query; the next batch is fetched while one is sent (default: 4 MiB; at least one chunk). */
+  /** Bytes of chunks per read query; the next batch is fetched while one is sent (default: 2 MiB; at least one chunk). */
   readBatchBytes?: number;
   /** `insertMany` calls in flight per written stream (default: 2). */
   writesInFlight?: number;
@@ -115,8 +115,8 @@ export function settingsOf(input: MongoStorageOptions): Settings {
     chunkSize: integer('chunkSizeBytes', 255 * 1024, 1024, 15 * MiB),
     writeConcern: concern('writeConcern', { w: 'majority', j: true }),
     chunkWriteConcern: concern('chunkWriteConcern', { w: 1 }),
-    batchBytes: integer('batchBytes', 4 * MiB, 1, 256 * MiB),
-    readBatchBytes: integer('readBatchBytes', 4 * MiB, 1, 256 * MiB),
+    batchBytes: integer('batchBytes', 2 * MiB, 1, 256 * MiB),
+    readBatchBytes: integer('readBatchBytes', 2 * MiB, 1, 256 * MiB),
     writesInFlight: integer('writesInFlight', 2, 1, 64),
     leaseMs: integer('leaseMs', 10_000, 100, 3_600_000),
   };

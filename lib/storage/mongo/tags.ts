@@ -22,6 +22,19 @@ export function mongoTags(connection: Connection): TagStore {
       return before?.digest as Digest | undefined;
     },
 
+    async stat(repository, tag) {
+      const mongo = await connection.get();
+      const doc = await mongo.tags.findOne({ repository, tag }, { projection: { digest: 1, updatedAt: 1, pulledAt: 1 } });
+      if (!doc) return undefined;
+      return { digest: doc.digest as Digest, updatedAt: doc.updatedAt, ...(doc.pulledAt && { pulledAt: doc.pulledAt }) };
+    },
+
+    async pulled(repository, tag, at) {
+      const mongo = await connection.get();
+      // a hint for garbage collection, not a commit point: the cheap write concern will do
+      await mongo.tags.updateOne({ repository, tag }, { $max: { pulledAt: at } }, { writeConcern: mongo.chunkWrite });
+    },
+
     async delete(repository, tag, expected) {
       const mongo = await connection.get();
       const removed = await mongo.tags.findOneAndDelete({ repository, tag, ...(expected !== undefined && { digest: expected }) }, { projection: { digest: 1 }, writeConcern: mongo.commit });

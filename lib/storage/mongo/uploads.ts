@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobStore, UploadInfo, UploadStore } from '../types.js';
-import { commitFile, statBlob } from './blobs.js';
+import { commitFile, refresh } from './blobs.js';
 import { ChunkWriter, readChunks } from './chunks.js';
 import { type Connection, type Mongo, type WorkDoc, bytesOf, isDuplicateKey } from './connection.js';
 import { claim, reclaim, sweep } from './work.js';
@@ -115,7 +115,7 @@ export function mongoUploads(connection: Connection, blobs: BlobStore): UploadSt
         const done = await mongo.files.findOne({ _id: doc.fileId }, { projection: { _id: 1 } });
         let blob;
         if (done) {
-          blob = await statBlob(mongo, digest); // a retried commit that had got as far as the files document
+          blob = await refresh(mongo, digest); // a retried commit that had got as far as the files document
         } else {
           const nextN = doc.nextN ?? 0;
           await mongo.chunks.deleteMany({ files_id: doc.fileId, n: { $gte: nextN } }, { writeConcern: mongo.chunkWrite });
