@@ -3,7 +3,7 @@ import type { Identity } from './auth.js';
 import type { Digest } from './digest.js';
 import type { Logger } from './logger.js';
 
-/** What every event carries. */
+/** What every repository event carries. */
 interface EventBase {
   /** Unique per event: receivers de-duplicate at-least-once deliveries with it. */
   id: string;
@@ -75,13 +75,35 @@ export interface ContentPulled extends EventBase {
   size: number;
 }
 
+/** A garbage-collection run finished (on this instance); the counts of what it removed. */
+export interface GcCompleted {
+  type: 'gc.completed';
+  id: string;
+  time: Date;
+  dryRun: boolean;
+  startedAt: Date;
+  durationMs: number;
+  skipped?: string;
+  repositories: number;
+  tagsDeleted: number;
+  manifestsDeleted: number;
+  linksRemoved: number;
+  blobsDeleted: number;
+  bytesReclaimed: number;
+  uploadsExpired: number;
+  errors: number;
+}
+
+/** What happened in a repository: `'*'` listeners get every one of these. */
 export type RegistryEvent = ManifestPushed | TagPushed | ManifestDeleted | TagDeleted | BlobPushed | BlobDeleted | UploadStarted | ContentPulled;
-export type EventType = RegistryEvent['type'];
-export type EventOf<T extends EventType> = Extract<RegistryEvent, { type: T }>;
+/** Every event, the registry-wide ones (`gc.completed`) included; those have no repository and only reach their own listeners. */
+export type AnyEvent = RegistryEvent | GcCompleted;
+export type EventType = AnyEvent['type'];
+export type EventOf<T extends EventType> = Extract<AnyEvent, { type: T }>;
 export type Listener<E> = (event: E) => void | Promise<void>;
 
 /** What a route hands over: the event without the fields every event gets. */
-export type NewEvent = RegistryEvent extends infer E ? (E extends RegistryEvent ? Omit<E, 'id' | 'time'> : never) : never;
+export type NewEvent = AnyEvent extends infer E ? (E extends AnyEvent ? Omit<E, 'id' | 'time'> : never) : never;
 
 /**
  * The registry's typed events, emitted only once the change they describe is durable in the
@@ -110,18 +132,18 @@ export class RegistryEvents {
 
   /** Whether anyone listens for `type`: routes skip building events nobody wants (pulls are hot paths). */
   wanted(type: EventType): boolean {
-    return (this.#listeners.get(type)?.size ?? 0) > 0 || (this.#listeners.get('*')?.size ?? 0) > 0;
+    return (this.#listeners.get(type)?.size ?? 0) > 0 || (type !== 'gc.completed' && (this.#listeners.get('*')?.size ?? 0) > 0);
   }
 
   emit(event: NewEvent): void {
     if (!this.wanted(event.type)) return;
-    const full = { ...event, id: randomUUID(), time: new Date() } as RegistryEvent;
-    for (const set of [this.#listeners.get(full.type), this.#listeners.get('*')]) {
+    const full = { ...event, id: randomUUID(), time: new Date() } as AnyEvent;
+    for (const set of [this.#listeners.get(full.type), full.type === 'gc.completed' ? undefined : this.#listeners.get('*')]) {
       for (const listener of set ?? []) {
         // the next turn, so the request's own work is never waiting on a listener
         setImmediate(() => {
           Promise.resolve()
-            .then(() => (listener as Listener<RegistryEvent>)(full))
+            .then(() => (listener as Listener<AnyEvent>)(full))
             .catch((err: unknown) => this.#logger.error({ err, event: full.type, id: full.id }, 'an event listener failed'));
         });
       }

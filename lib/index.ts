@@ -48,4 +48,6 @@ export {
   verifyToken,
 } from './auth/token.js';
 export { type TokenEndpoint, type TokenEndpointOptions, tokenEndpoint } from './auth/token-endpoint.js';
+export { type Collector, type CollectionResult, type CollectorOptions, type RunOptions, createCollector } from './gc/collector.js';
+export type { RetentionRule } from './gc/retention.js';
 export { type ArchiveLimits, type Kind, type PageShell, type Portal, type PortalOptions, type RepositorySummary, type TagSummary, createPortal } from './portal/index.js';

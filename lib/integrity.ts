@@ -62,6 +62,48 @@ export class Integrity {
     }
   }
 
+  /**
+   * Deletes a manifest unless a manifest of the repository still references it (then `inUseBy`
+   * names one), and then the tags that pointed at it. The manifest goes first and is put back if an
+   * index that needs it arrived meanwhile; a tag pushed meanwhile sees it gone and takes itself back.
+   * A record the store cannot read any more (damaged) is deleted too: nothing can be served from it.
+   */
+  async deleteManifest(name: string, digest: Digest): Promise<{ deleted: { mediaType: string; tags: string[] } } | { inUseBy: Digest } | undefined> {
+    const { manifests, tags } = this.#storage;
+    const manifest = await manifests.get(name, digest).catch(() => null);
+    if (manifest === undefined) return undefined;
+    const user = await this.dependent(name, digest);
+    if (user !== undefined) return { inUseBy: user };
+    if (!(await manifests.delete(name, digest))) return undefined;
+    const late = manifest ? await this.dependent(name, digest) : undefined;
+    if (manifest && late !== undefined) {
+      const { createdAt: _createdAt, ...record } = manifest;
+      await manifests.put(name, record);
+      return { inUseBy: late };
+    }
+    // spec: deleting by digest removes every tag pointing at it too (only while they still do)
+    const removed: string[] = [];
+    for (const tag of await tags.find(name, digest)) if ((await tags.delete(name, tag, digest)) !== undefined) removed.push(tag);
+    return { deleted: { mediaType: manifest?.mediaType ?? 'application/octet-stream', tags: removed } };
+  }
+
+  /**
+   * Unlinks a blob from the repository unless a manifest of the repository still references it
+   * (then `inUseBy` names one); a manifest that arrives meanwhile gets the link back.
+   */
+  async unlinkBlob(name: string, digest: Digest): Promise<{ unlinked: true } | { inUseBy: Digest } | undefined> {
+    const { links } = this.#storage;
+    const user = await this.dependent(name, digest);
+    if (user !== undefined) return { inUseBy: user };
+    if (!(await links.delete(name, digest))) return undefined;
+    const late = await this.dependent(name, digest);
+    if (late !== undefined) {
+      await links.add(name, digest);
+      return { inUseBy: late };
+    }
+    return { unlinked: true };
+  }
+
   /** Refuses to delete what a manifest of the repository still references. */
   inUse(what: string, digest: Digest, by: Digest): RegistryError {
     return new RegistryError('DENIED', `${what} ${digest} is still referenced by manifest ${by} in this repository; delete that manifest first`, {

@@ -2,6 +2,8 @@
 export interface Logger {
   warn(obj: unknown, msg?: string): void;
   error(obj: unknown, msg?: string): void;
+  /** Optional: progress worth a line (a garbage-collection run's result). */
+  info?(obj: unknown, msg?: string): void;
 }
 
 /** The default: one line on stderr per problem. berth logs nothing at info level. */

@@ -1,4 +1,5 @@
 import type { Access, Identity } from '../auth.js';
+import { globToRegExp } from '../glob.js';
 
 /**
  * Whether a caller may do each of `accesses` (repository pulls, pushes and deletes, and `catalog`;
@@ -89,21 +90,4 @@ function compile(rule: Rule, index: number): CompiledRule {
   const anonymous = rule.anonymous === true;
   if (users.length === 0 && groups.length === 0 && !anonymous) fail('names nobody: give `users`, `groups` or `anonymous: true`.');
   return { repositories: repositories.map(globToRegExp), users: new Set(users), groups: new Set(groups), anonymous, actions: new Set(actions) };
-}
-
-/** `*` = any characters but `/`; `**` = any characters; everything else literal; anchored. */
-export function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === '*' && glob[i + 1] === '*') {
-      source += '.*';
-      i++;
-    } else if (c === '*') {
-      source += '[^/]*';
-    } else {
-      source += c.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&');
-    }
-  }
-  return new RegExp(`^${source}$`);
 }

@@ -74,16 +74,10 @@ export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler;
     async deleteBlob(call) {
       if (!ctx.deletes) throw unsupported('DELETE of blobs is disabled on this registry', 'GET, HEAD');
       const info = await find(call, 'delete');
-      const user = await integrity.dependent(call.name, info.digest);
-      if (user !== undefined) throw integrity.inUse('blob', info.digest, user);
       // unlink only: the bytes may be shared with other repositories; garbage collection reclaims them
-      if (!(await ctx.storage.links.delete(call.name, info.digest))) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: info.digest } });
-      const late = await integrity.dependent(call.name, info.digest);
-      if (late !== undefined) {
-        // a manifest that needs it was pushed meanwhile: link it back
-        await ctx.storage.links.add(call.name, info.digest);
-        throw integrity.inUse('blob', info.digest, late);
-      }
+      const outcome = await integrity.unlinkBlob(call.name, info.digest);
+      if (!outcome) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: info.digest } });
+      if ('inUseBy' in outcome) throw integrity.inUse('blob', info.digest, outcome.inUseBy);
       endEmpty(call.res, 202);
       ctx.events.emit({ type: 'blob.deleted', repository: call.name, digest: info.digest, ...(call.identity && { identity: call.identity }) });
     },

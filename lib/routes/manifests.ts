@@ -4,6 +4,7 @@ import { type Digest, algorithmOf, digestOf, looksLikeDigest } from '../digest.j
 import { RegistryError } from '../errors.js';
 import { endEmpty, readSmallBody } from '../http.js';
 import { Integrity, unknownReferences } from '../integrity.js';
+import { PullRecorder } from '../pull-recorder.js';
 import { parseManifest } from '../manifest.js';
 import { isTag } from '../names.js';
 import type { ManifestInfo } from '../storage/types.js';
@@ -16,6 +17,7 @@ const ATTEMPTS = 3;
 export function manifestRoutes(ctx: Context): { getManifest: Handler; headManifest: Handler; putManifest: Handler; deleteManifest: Handler } {
   const { manifests, tags } = ctx.storage;
   const integrity = new Integrity(ctx.storage);
+  const pulls = new PullRecorder(ctx.storage, ctx.logger);
 
   const unknown = (reference: string) => new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference } });
 
@@ -62,6 +64,7 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       if (!manifest) throw unknown(call.ref);
       if (!describe(call, manifest)) return;
       call.res.end(manifest.body);
+      if (!looksLikeDigest(call.ref)) pulls.record(call.name, call.ref);
       ctx.events.emit({
         type: 'manifest.pulled',
         repository: call.name,
@@ -158,31 +161,17 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       }
       const digest = blobDigest(ref);
       await ctx.allow(call, [{ action: 'delete', repository: name, digest }]);
-      // a record the store cannot read any more (damaged) may still be deleted: nothing can be served from it
-      const manifest = await manifests.get(name, digest).catch(() => null);
-      if (manifest === undefined) throw unknown(ref);
+      const outcome = await integrity.deleteManifest(name, digest);
+      if (!outcome) throw unknown(ref);
       // an index of this repository still needs it: refuse instead of leaving the index dangling
-      const user = await integrity.dependent(name, digest);
-      if (user !== undefined) throw integrity.inUse('manifest', digest, user);
-      if (!(await manifests.delete(name, digest))) throw unknown(ref);
-      const late = manifest ? await integrity.dependent(name, digest) : undefined;
-      if (manifest && late !== undefined) {
-        // an index that needs it was pushed meanwhile: put it back
-        const { createdAt: _createdAt, ...record } = manifest;
-        await manifests.put(name, record);
-        throw integrity.inUse('manifest', digest, late);
-      }
-      // spec: deleting by digest removes every tag pointing at it too (only while they still do);
-      // the manifest goes first, so a tag pushed meanwhile sees it gone and takes itself back
-      const removedTags: string[] = [];
-      for (const tag of await tags.find(name, digest)) if ((await tags.delete(name, tag, digest)) !== undefined) removedTags.push(tag);
+      if ('inUseBy' in outcome) throw integrity.inUse('manifest', digest, outcome.inUseBy);
       endEmpty(res, 202);
       ctx.events.emit({
         type: 'manifest.deleted',
         repository: name,
         digest,
-        mediaType: manifest?.mediaType ?? 'application/octet-stream',
-        tags: removedTags,
+        mediaType: outcome.deleted.mediaType,
+        tags: outcome.deleted.tags,
         ...(call.identity && { identity: call.identity }),
       });
     },

@@ -126,7 +126,7 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
     }
     const blob = uploads.commit && uploads.promotesInto === blobs ? await promote(call, upload, digest, computed) : await copy(call, upload, digest);
     if (!blob) throw outOfOrder(call, (await uploads.get(upload.id)) ?? upload);
-    await links.add(call.name, digest);
+    await link(call, digest);
     created(call, digest);
     ctx.events.emit({ type: 'blob.pushed', repository: call.name, digest, size: blob.size, ...(call.identity && { identity: call.identity }) });
   }
@@ -166,6 +166,18 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
     }
   }
 
+  /**
+   * Links the blob into the repository, then checks it is still there: a garbage collector deletes
+   * only blobs no repository links, so if it removed this one between the commit (or the source check
+   * of a mount) and the link, the link is taken back and the client asked to push again.
+   */
+  async function link(call: Call, digest: Digest): Promise<void> {
+    await links.add(call.name, digest);
+    if (await blobs.stat(digest)) return;
+    await links.delete(call.name, digest);
+    throw new RegistryError('UNAVAILABLE', 'the blob was collected while it was being linked; push it again', { headers: { 'Retry-After': '1' } });
+  }
+
   function created(call: Call, digest: Digest): void {
     endEmpty(call.res, 201, { Location: blobUrl(call, digest), 'Docker-Content-Digest': digest });
   }
@@ -187,7 +199,7 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
       if (!(await links.has(source, digest))) continue;
       const blob = await blobs.stat(digest);
       if (!blob) return false;
-      await links.add(call.name, digest);
+      await link(call, digest);
       created(call, digest);
       ctx.events.emit({ type: 'blob.pushed', repository: call.name, digest, size: blob.size, mountedFrom: source, ...(call.identity && { identity: call.identity }) });
       return true;

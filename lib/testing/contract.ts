@@ -28,11 +28,15 @@ export function testStorage(name: string, create: () => Promise<Storage>, option
       await s.init?.(); // idempotent
     });
     after(async () => {
-      assert.deepEqual(await s.repositories.list({}), [], 'every repository was deleted');
-      assert.deepEqual(await s.blobs.list({}), [], 'every blob was deleted');
-      assert.equal(await s.uploads.sweep(new Date(Date.now() + 60_000)), 0, 'every upload was deleted or committed');
-      await s.close?.();
-      await options.teardown?.();
+      try {
+        assert.deepEqual(await s.repositories.list({}), [], 'every repository was deleted');
+        assert.deepEqual(await s.blobs.list({}), [], 'every blob was deleted');
+        assert.equal(await s.uploads.sweep(new Date(Date.now() + 60_000)), 0, 'every upload was deleted or committed');
+      } finally {
+        // an open database client would keep the test process alive after a failure
+        await s.close?.();
+        await options.teardown?.();
+      }
     });
 
     const sha = (data: string): Digest => `sha256:${createHash('sha256').update(data).digest('hex')}`;

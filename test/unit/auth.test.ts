@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { globToRegExp } from '../../lib/auth/rules.js';
+import { globToRegExp } from '../../lib/glob.js';
 import {
   accessesOf,
   loginThrottle,
