@@ -28,8 +28,11 @@ status=0
 echo "== GridFS store: storage contract suite, GridFS tests and the multi-instance test"
 npx tsx --test --test-concurrency=1 test/storage/mongo.test.ts test/multi-instance/multi-instance.test.ts 2>&1 | tee "$logs/test.log" || status=1
 
+echo "== the store-parametrised API tests on the GridFS store: racing writers, online garbage collection"
+BERTH_TEST_STORES=mongo npx tsx --test --test-concurrency=1 test/api/races.test.ts test/api/gc.test.ts 2>&1 | tee -a "$logs/test.log" || status=1
+
 echo "== official conformance suite on the mongo store"
-BERTH_CONFORMANCE_STORES=mongo bash scripts/conformance.sh 2>&1 | tee "$logs/conformance.log" || status=1
+BERTH_CONFORMANCE_RUNS="mongo mongo:basic mongo:token" bash scripts/conformance.sh 2>&1 | tee "$logs/conformance.log" || status=1
 
 count() { grep -E "^# $1 [0-9]+$" "$logs/test.log" | awk '{s += $3} END {print s + 0}'; }
 read -r conf_pass conf_fail conf_skip < <(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$logs/conformance.log" \

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import { allowAll, createRegistry, fsStorage, memoryStorage, type Registry, type RegistryOptions, type Storage } from '../../lib/index.js';
+import { allowAll, createRegistry, fsStorage, memoryStorage, mongoStorage, type Registry, type RegistryOptions, type Storage } from '../../lib/index.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -64,15 +64,48 @@ export async function listen(handler: http.RequestListener): Promise<Served> {
   };
 }
 
-/** A store for one test group, plus its clean-up (the fs store lives in a fresh temp dir). */
+export type StoreKind = 'memory' | 'fs' | 'mongo';
+
+/** A store for one test group, plus its clean-up (the fs store lives in a fresh temp dir, the mongo store in a fresh database). */
 export interface StoreFixture {
-  kind: 'memory' | 'fs';
+  kind: StoreKind;
   storage: Storage;
   cleanup(): Promise<void>;
 }
 
-export async function makeStore(kind: 'memory' | 'fs'): Promise<StoreFixture> {
+/**
+ * The stores the store-parametrised tests run on: `BERTH_TEST_STORES` (e.g. `mongo` in the GridFS CI,
+ * which has a server in MONGODB_URI), by default memory and fs.
+ */
+export function testStores(): StoreKind[] {
+  const kinds = (process.env.BERTH_TEST_STORES ?? 'memory fs').split(/[\s,]+/).filter(Boolean);
+  for (const kind of kinds) if (kind !== 'memory' && kind !== 'fs' && kind !== 'mongo') throw new Error(`BERTH_TEST_STORES: unknown store "${kind}"`);
+  return kinds as StoreKind[];
+}
+
+export async function makeStore(kind: StoreKind): Promise<StoreFixture> {
   if (kind === 'memory') return { kind, storage: memoryStorage(), cleanup: async () => undefined };
+  if (kind === 'mongo') {
+    const uri = process.env.MONGODB_URI;
+    if (uri === undefined) throw new Error('the mongo store needs MONGODB_URI (eval "$(bash scripts/mongo-server.sh start)")');
+    const dbName = `berth_api_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
+    const storage = mongoStorage({ uri, dbName });
+    await storage.init?.();
+    return {
+      kind,
+      storage,
+      cleanup: async () => {
+        const { MongoClient } = await import('mongodb');
+        const client = new MongoClient(uri);
+        try {
+          await client.db(dbName).dropDatabase();
+        } finally {
+          await client.close();
+          await storage.close?.();
+        }
+      },
+    };
+  }
   const root = await mkdtemp(join(tmpdir(), 'berth-api-'));
   return { kind, storage: fsStorage({ root, fsync: false }), cleanup: () => rm(root, { recursive: true, force: true }) };
 }
