@@ -94,16 +94,40 @@ export interface GcCompleted {
   errors: number;
 }
 
+/** A registry request was answered (or its client went away): for metrics and access logs. */
+export interface RequestCompleted {
+  type: 'request.completed';
+  id: string;
+  time: Date;
+  /** `X-Request-Id` as the client sent it (when it looks like an id), or one made up; echoed in the response. */
+  requestId: string;
+  method: string;
+  /** The endpoint: ping, catalog, manifest, blob, upload, tags, referrers, or unknown. */
+  route: string;
+  /** 0 when the client went away before an answer. */
+  status: number;
+  /** The OCI error code of an error answer. */
+  code?: string;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  repository?: string;
+  identity?: Identity;
+}
+
 /** What happened in a repository: `'*'` listeners get every one of these. */
 export type RegistryEvent = ManifestPushed | TagPushed | ManifestDeleted | TagDeleted | BlobPushed | BlobDeleted | UploadStarted | ContentPulled;
 /** Every event, the registry-wide ones (`gc.completed`) included; those have no repository and only reach their own listeners. */
-export type AnyEvent = RegistryEvent | GcCompleted;
+export type AnyEvent = RegistryEvent | GcCompleted | RequestCompleted;
 export type EventType = AnyEvent['type'];
 export type EventOf<T extends EventType> = Extract<AnyEvent, { type: T }>;
 export type Listener<E> = (event: E) => void | Promise<void>;
 
 /** What a route hands over: the event without the fields every event gets. */
 export type NewEvent = AnyEvent extends infer E ? (E extends AnyEvent ? Omit<E, 'id' | 'time'> : never) : never;
+
+/** Events without a repository: they reach only their own listeners, never `'*'`. */
+const REGISTRY_WIDE = new Set<EventType>(['gc.completed', 'request.completed']);
 
 /**
  * The registry's typed events, emitted only once the change they describe is durable in the
@@ -132,13 +156,13 @@ export class RegistryEvents {
 
   /** Whether anyone listens for `type`: routes skip building events nobody wants (pulls are hot paths). */
   wanted(type: EventType): boolean {
-    return (this.#listeners.get(type)?.size ?? 0) > 0 || (type !== 'gc.completed' && (this.#listeners.get('*')?.size ?? 0) > 0);
+    return (this.#listeners.get(type)?.size ?? 0) > 0 || (!REGISTRY_WIDE.has(type) && (this.#listeners.get('*')?.size ?? 0) > 0);
   }
 
   emit(event: NewEvent): void {
     if (!this.wanted(event.type)) return;
     const full = { ...event, id: randomUUID(), time: new Date() } as AnyEvent;
-    for (const set of [this.#listeners.get(full.type), full.type === 'gc.completed' ? undefined : this.#listeners.get('*')]) {
+    for (const set of [this.#listeners.get(full.type), REGISTRY_WIDE.has(full.type) ? undefined : this.#listeners.get('*')]) {
       for (const listener of set ?? []) {
         // the next turn, so the request's own work is never waiting on a listener
         setImmediate(() => {

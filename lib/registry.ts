@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { type Context, type Handler, createContext } from './context.js';
+import type { Identity } from './auth.js';
+import { type Call, type Context, type Handler, createContext } from './context.js';
 import { RegistryError, RegistryErrors, sendError } from './errors.js';
 import type { RegistryEvents } from './events.js';
 import { clientWentAway, storeFailure } from './failures.js';
@@ -35,6 +37,8 @@ export interface Registry {
 }
 
 interface Route {
+  /** The endpoint's name in metrics and access logs. */
+  label: string;
   /** Anchored on the path after the mount point. A repository name is `(.+)`: greedy, so it takes every component up to the last route suffix. */
   pattern: RegExp;
   /** Whether group 1 is a repository name to validate. */
@@ -51,22 +55,24 @@ function routes(ctx: Context): { table: Route[]; sweep: () => Promise<number> } 
   const referrers = referrerRoutes(ctx);
   // upload routes come before blob routes: /blobs/uploads/ would otherwise read as a blob digest
   const table: Route[] = [
-    { pattern: /^\/v2\/?$/, named: false, methods: { GET: base.ping, HEAD: base.ping } },
-    { pattern: /^\/v2\/_catalog$/, named: false, methods: { GET: base.catalog } },
-    { pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, named: true, methods: { POST: uploads.startUpload } },
+    { label: 'ping', pattern: /^\/v2\/?$/, named: false, methods: { GET: base.ping, HEAD: base.ping } },
+    { label: 'catalog', pattern: /^\/v2\/_catalog$/, named: false, methods: { GET: base.catalog } },
+    { label: 'upload', pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, named: true, methods: { POST: uploads.startUpload } },
     {
+      label: 'upload',
       pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
       named: true,
       methods: { GET: uploads.uploadStatus, PATCH: uploads.patchUpload, PUT: uploads.finishUpload, DELETE: uploads.cancelUpload },
     },
-    { pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, named: true, methods: { GET: blobs.getBlob, HEAD: blobs.headBlob, DELETE: blobs.deleteBlob } },
+    { label: 'blob', pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, named: true, methods: { GET: blobs.getBlob, HEAD: blobs.headBlob, DELETE: blobs.deleteBlob } },
     {
+      label: 'manifest',
       pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
       named: true,
       methods: { GET: manifests.getManifest, HEAD: manifests.headManifest, PUT: manifests.putManifest, DELETE: manifests.deleteManifest },
     },
-    { pattern: /^\/v2\/(.+)\/tags\/list$/, named: true, methods: { GET: tags.listTags } },
-    { pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, named: true, methods: { GET: referrers.listReferrers } },
+    { label: 'tags', pattern: /^\/v2\/(.+)\/tags\/list$/, named: true, methods: { GET: tags.listTags } },
+    { label: 'referrers', pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, named: true, methods: { GET: referrers.listReferrers } },
   ];
   return { table, sweep: uploads.sweep };
 }
@@ -102,6 +108,12 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
     // registry content is served from the host app's origin: never let a browser guess it is HTML
     res.setHeader('X-Content-Type-Options', 'nosniff');
     let name = '';
+    let label = 'unknown';
+    let code: string | undefined;
+    const call: Partial<Call> = {};
+    const requestId = requestIdOf(req);
+    res.setHeader('X-Request-Id', requestId);
+    report(ctx, req, res, () => ({ requestId, route: label, code, repository: name || undefined, identity: call.identity }));
     const failed = (err: unknown) => {
       let answer: RegistryError | RegistryErrors;
       if (err instanceof RegistryError || err instanceof RegistryErrors) {
@@ -118,6 +130,7 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
         res.destroy();
         return;
       }
+      code = answer instanceof RegistryErrors ? answer.errors[0]?.code : answer.code;
       if (declaresBody(req) && !req.complete) {
         // the rest of a body we stopped reading would be taken for the next request: end the connection,
         // after reading that rest when nothing read it yet, so a client still sending reads this answer
@@ -132,14 +145,15 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
     };
     try {
       const { route, handler, match } = dispatch(table, req.method ?? 'GET', path);
+      label = route.label;
       name = match[1] ?? '';
       if (route.named && !isRepositoryName(name)) {
         throw new RegistryError('NAME_INVALID', undefined, { detail: { name } });
       }
-      const call = { req, res, name, ref: match[2] ?? '', query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), signal: disconnected(res) };
+      Object.assign(call, { req, res, name, ref: match[2] ?? '', query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), signal: disconnected(res) });
       guardBody(req, ctx.bodyTimeout);
       init()
-        .then(() => handler(call))
+        .then(() => handler(call as Call))
         .catch(failed);
     } catch (err) {
       failed(err);
@@ -154,6 +168,47 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
     close: async () => {
       await ctx.storage.close?.();
     },
+  });
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The client's `X-Request-Id` when it looks like one (so logs of a proxy and of berth line up), or a new one. */
+function requestIdOf(req: RegistryRequest): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * When the response is done (or the client gone), announces `request.completed` and writes one
+ * access line through `logger.info`, when the logger has one (pino does; the console default does not).
+ */
+function report(
+  ctx: Context,
+  req: RegistryRequest,
+  res: ServerResponse,
+  what: () => { requestId: string; route: string; code: string | undefined; repository: string | undefined; identity: Identity | undefined },
+): void {
+  const started = process.hrtime.bigint();
+  const socket = req.socket;
+  const readBefore = socket.bytesRead;
+  const writtenBefore = socket.bytesWritten;
+  res.once('close', () => {
+    const { requestId, route, code, repository, identity } = what();
+    const line = {
+      requestId,
+      method: req.method ?? 'GET',
+      route,
+      status: res.writableFinished ? res.statusCode : 0,
+      durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+      bytesIn: socket.bytesRead - readBefore,
+      bytesOut: socket.bytesWritten - writtenBefore,
+      ...(code !== undefined && { code }),
+      ...(repository !== undefined && { repository }),
+      ...(identity !== undefined && { identity }),
+    };
+    ctx.events.emit({ type: 'request.completed', ...line });
+    ctx.logger.info?.({ ...line, url: req.url, identity: identity?.name }, 'registry request');
   });
 }
 

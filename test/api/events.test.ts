@@ -108,3 +108,41 @@ describe('events', () => {
     }
   });
 });
+
+describe('request reports and access lines', () => {
+  it('one request.completed and one access line per request, with a request id', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = { warn: () => undefined, error: () => undefined, info: (obj: unknown) => void lines.push(obj as Record<string, unknown>) };
+    const reg = await startRegistry({ logger });
+    const completed: { route: string; status: number; requestId: string; bytesOut: number; repository?: string; code?: string }[] = [];
+    const all: string[] = [];
+    reg.registry.events.on('request.completed', (e) => void completed.push(e));
+    reg.registry.events.on('*', (e) => void all.push(e.type));
+    try {
+      const image = await reg.pushImage('log/repo', { tag: 'v1' });
+      lines.length = 0;
+      completed.length = 0;
+      const res = await reg.req('GET', '/v2/log/repo/manifests/v1', { headers: { 'X-Request-Id': 'trace-123' } });
+      await res.arrayBuffer();
+      assert.equal(res.headers.get('x-request-id'), 'trace-123');
+      const missing = await reg.req('GET', '/v2/log/repo/manifests/nope');
+      await missing.arrayBuffer();
+      assert.match(missing.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+      await new Promise((r) => setTimeout(r, 30));
+      assert.equal(completed.length, 2);
+      assert.deepEqual(
+        { route: completed[0]?.route, status: completed[0]?.status, requestId: completed[0]?.requestId, repository: completed[0]?.repository },
+        { route: 'manifest', status: 200, requestId: 'trace-123', repository: 'log/repo' },
+      );
+      assert.ok((completed[0]?.bytesOut ?? 0) > image.body.length);
+      assert.equal(completed[1]?.status, 404);
+      assert.equal(completed[1]?.code, 'MANIFEST_UNKNOWN');
+      assert.equal(lines.length, 2);
+      assert.equal(lines[0]?.requestId, 'trace-123');
+      assert.equal(lines[0]?.url, '/v2/log/repo/manifests/v1');
+      assert.ok(!all.includes('request.completed'), "'*' listeners get repository events only");
+    } finally {
+      await reg.close();
+    }
+  });
+});
