@@ -8,7 +8,7 @@
 # Settings (environment):
 #   BERTH_CLIENTS_STORE    fs (default), memory or mongo: the example app's BERTH_STORE. mongo uses MONGODB_URI when
 #                          set, otherwise starts a SecantusDB with the served checkout's scripts/mongo-server.sh; each
-#                          run uses a fresh database (BERTH_MONGO_DB=berth_clients_<random>).
+#                          run uses a fresh database (BERTH_MONGO_DB=berth_clients_<random>), dropped at the end.
 #   BERTH_CLIENTS_AUTH     none (default), basic or token. basic/token: see start_server and login_all below; they
 #                          wait for the example app to offer auth (TODO hooks) and fail loudly until then.
 #   BERTH_CLIENTS_APP_DIR  the berth checkout to serve (default: this repository); it needs `npm ci` done.
@@ -52,7 +52,7 @@ mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$WORK/containers" "$WORK/scenarios" && chmo
 echo '{"auths":{}}' > "$REGISTRY_AUTH_FILE"
 rm -rf "$RESULTS" && mkdir -p "$RESULTS" && RESULTS=$(cd "$RESULTS" && pwd)
 
-server_pid= proxy_pid= mongo_port=
+server_pid= proxy_pid= mongo_port= mongo_db=
 cleanup() {
   local pid
   for pid in "$proxy_pid" "$server_pid"; do
@@ -62,7 +62,17 @@ cleanup() {
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  [ -z "$mongo_port" ] || bash "$APP_DIR/scripts/mongo-server.sh" stop "$mongo_port" >/dev/null 2>&1 || true
+  if [ -n "$mongo_port" ]; then
+    bash "$APP_DIR/scripts/mongo-server.sh" stop "$mongo_port" >/dev/null 2>&1 || true
+  elif [ -n "$mongo_db" ]; then
+    # someone else's server (MONGODB_URI): drop this run's database
+    env -C "$APP_DIR" node --input-type=module -e '
+      import { MongoClient } from "mongodb";
+      const client = new MongoClient(process.argv[1]);
+      await client.connect();
+      await client.db(process.argv[2]).dropDatabase();
+      await client.close();' "$MONGODB_URI" "$mongo_db" || echo "!! could not drop database $mongo_db"
+  fi
   cp "$WORK"/server.log "$WORK"/access.log "$RESULTS"/ 2>/dev/null || true
   if [ -n "${BERTH_CLIENTS_KEEP:-}" ]; then
     echo "work directory kept: $WORK"
@@ -91,7 +101,8 @@ start_server() {
         eval "$(bash "$APP_DIR/scripts/mongo-server.sh" start "$mongo_port")" || die "could not start a MongoDB server"
         echo "started SecantusDB on port $mongo_port"
       fi
-      env+=(BERTH_STORE=mongo "MONGODB_URI=$MONGODB_URI" "BERTH_MONGO_DB=berth_clients_$(date +%s)_$RANDOM") ;;
+      mongo_db=berth_clients_$(date +%s)_$RANDOM
+      env+=(BERTH_STORE=mongo "MONGODB_URI=$MONGODB_URI" "BERTH_MONGO_DB=$mongo_db") ;;
     *) die "BERTH_CLIENTS_STORE must be fs, memory or mongo (got $STORE)" ;;
   esac
   case $AUTH in
