@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { type Access, type Identity, grants, refusal } from './auth.js';
+import { Changes } from './changes.js';
 import { RegistryEvents } from './events.js';
 import type { RegistryRequest } from './http.js';
+import type { Actor } from './policy.js';
 import type { ResolvedOptions } from './options.js';
 
 /** One matched request: the repository name and reference (digest, tag or upload id) come from the path. */
@@ -19,6 +21,11 @@ export interface Call {
 
 export type Handler = (call: Call) => Promise<void>;
 
+/** The caller of a call, for policy hooks and events. */
+export function actor(call: Call): Actor {
+  return { req: call.req, ...(call.identity && { identity: call.identity }) };
+}
+
 /** What every route group gets from createRegistry(): the resolved options plus shared helpers. */
 export interface Context extends ResolvedOptions {
   /**
@@ -33,6 +40,10 @@ export interface Context extends ResolvedOptions {
   url(req: RegistryRequest, path: string): string;
   /** Where routes announce durable changes and pulls. */
   events: RegistryEvents;
+  /** The one write path for repository content (policy, integrity, usage, events). */
+  changes: Changes;
+  /** Asks the authorize hook about `accesses` for a request outside a route (the portal): records the identity too. */
+  decide: (req: RegistryRequest, accesses: readonly Access[]) => Promise<{ identity?: Identity; invalid: boolean; granted: boolean[] }>;
 }
 
 const identities = new WeakMap<RegistryRequest, Identity>();
@@ -52,8 +63,16 @@ export function createContext(options: ResolvedOptions): Context {
     return { decision, granted: grants(decision, accesses.length) };
   }
 
+  const events = new RegistryEvents(options.logger);
   return {
     ...options,
+    events,
+    changes: new Changes(options.storage, events, options.policy, options.logger),
+    async decide(req, accesses) {
+      const call = { req } as Call;
+      const { decision, granted } = await decide(call, accesses);
+      return { ...(decision.identity !== undefined && { identity: decision.identity }), invalid: decision.invalid === true, granted };
+    },
     async allow(call, required, optional = []) {
       const accesses = [...required, ...optional];
       const { decision, granted } = await decide(call, accesses);
@@ -67,7 +86,6 @@ export function createContext(options: ResolvedOptions): Context {
       return (await decide(call, accesses)).granted;
     },
     url: (req, path) => (options.publicPath ?? mountPrefix(req)) + path,
-    events: new RegistryEvents(options.logger),
   };
 }
 

@@ -54,6 +54,13 @@ export function hasNoBody(req: RegistryRequest): boolean {
   return !declaresBody(req);
 }
 
+/** The request's `Content-Length`, when it gives a valid one. */
+export function contentLength(req: IncomingMessage): number | undefined {
+  const value = req.headers['content-length'];
+  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}
+
 /** Whether the request announced a body (a non-zero Content-Length, or chunked transfer encoding). */
 export function declaresBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];

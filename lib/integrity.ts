@@ -68,13 +68,14 @@ export class Integrity {
    * index that needs it arrived meanwhile; a tag pushed meanwhile sees it gone and takes itself back.
    * A record the store cannot read any more (damaged) is deleted too: nothing can be served from it.
    */
-  async deleteManifest(name: string, digest: Digest): Promise<{ deleted: { mediaType: string; tags: string[] } } | { inUseBy: Digest } | undefined> {
+  async deleteManifest(name: string, digest: Digest): Promise<{ deleted: { mediaType: string; size: number; tags: string[] } } | { inUseBy: Digest } | undefined> {
     const { manifests, tags } = this.#storage;
     const manifest = await manifests.get(name, digest).catch(() => null);
     if (manifest === undefined) return undefined;
     const user = await this.dependent(name, digest);
     if (user !== undefined) return { inUseBy: user };
-    if (!(await manifests.delete(name, digest))) return undefined;
+    const removed = await manifests.delete(name, digest);
+    if (!removed) return undefined;
     const late = manifest ? await this.dependent(name, digest) : undefined;
     if (manifest && late !== undefined) {
       const { createdAt: _createdAt, ...record } = manifest;
@@ -82,9 +83,9 @@ export class Integrity {
       return { inUseBy: late };
     }
     // spec: deleting by digest removes every tag pointing at it too (only while they still do)
-    const removed: string[] = [];
-    for (const tag of await tags.find(name, digest)) if ((await tags.delete(name, tag, digest)) !== undefined) removed.push(tag);
-    return { deleted: { mediaType: manifest?.mediaType ?? 'application/octet-stream', tags: removed } };
+    const removedTags: string[] = [];
+    for (const tag of await tags.find(name, digest)) if ((await tags.delete(name, tag, digest)) !== undefined) removedTags.push(tag);
+    return { deleted: { mediaType: removed.mediaType, size: removed.size, tags: removedTags } };
   }
 
   /**

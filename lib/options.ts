@@ -1,6 +1,7 @@
 import type { Authorize, Challenge } from './auth.js';
 import type { RegistryRequest } from './http.js';
 import { type Logger, consoleLogger } from './logger.js';
+import type { Policy } from './policy.js';
 import type { Storage } from './storage/types.js';
 
 export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> {
@@ -35,6 +36,11 @@ export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> 
   deletes?: boolean;
   /** Mount a blob the caller may pull from another repository when a POST names `mount` without `from` (default: `true`). */
   automaticMount?: boolean;
+  /**
+   * Hooks that may veto a change before it becomes visible: a manifest push (immutable tags, allowed
+   * media types…), bytes about to be stored (sizes, quotas), a delete. See `Policy` (default: none).
+   */
+  policy?: Policy;
   /** Where background problems are reported, e.g. a failed sweep of idle uploads (default: the console). */
   logger?: Logger;
 }
@@ -50,9 +56,10 @@ export interface ResolvedOptions {
   deletes: boolean;
   automaticMount: boolean;
   logger: Logger;
+  policy: Policy;
 }
 
-const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'bodyTimeout', 'deletes', 'automaticMount', 'logger'];
+const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'bodyTimeout', 'deletes', 'automaticMount', 'logger', 'policy'];
 const STORES = ['blobs', 'uploads', 'manifests', 'tags', 'links', 'repositories'] as const;
 
 /**
@@ -83,7 +90,14 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) fail(`\`${name}\` must be a positive integer (got ${JSON.stringify(value)}).`);
     return value as number;
   };
-  const { authorize, challenge = 'Basic realm="berth"', publicPath, logger, deletes, automaticMount } = o;
+  const { authorize, challenge = 'Basic realm="berth"', publicPath, logger, deletes, automaticMount, policy } = o;
+  if (policy !== undefined) {
+    if (typeof policy !== 'object' || policy === null) fail('`policy` must be an object of hooks: { manifestPush?, blobPush?, delete? }.');
+    for (const [hook, value] of Object.entries(policy as Record<string, unknown>)) {
+      if (!['manifestPush', 'blobPush', 'delete'].includes(hook)) fail(`unknown policy hook "${hook}"; the hooks are manifestPush, blobPush and delete.`);
+      if (typeof value !== 'function') fail(`\`policy.${hook}\` must be a function.`);
+    }
+  }
   if (authorize === undefined) {
     fail(
       'choose who may do what with `authorize`: pullOnly (anyone pulls, nobody pushes), allowAll (local development only), ' +
@@ -114,5 +128,6 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     deletes: (deletes as boolean | undefined) ?? true,
     automaticMount: (automaticMount as boolean | undefined) ?? true,
     logger: (log as Logger | undefined) ?? consoleLogger,
+    policy: (policy as Policy | undefined) ?? {},
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { Identity } from './auth.js';
+import type { Access, Challenge, Identity } from './auth.js';
+import type { Changes } from './changes.js';
 import { type Call, type Context, type Handler, createContext } from './context.js';
 import { RegistryError, RegistryErrors, sendError } from './errors.js';
 import type { RegistryEvents } from './events.js';
@@ -34,6 +35,15 @@ export interface Registry {
   close(): Promise<void>;
   /** Typed events, emitted once a change is durable: `registry.events.on('manifest.pushed', (e) => …)`. */
   readonly events: RegistryEvents;
+  /**
+   * The write path the API uses (policy hooks, integrity, usage, events), for host code that changes
+   * content: the portal, the collector, a mirror.
+   */
+  readonly changes: Changes;
+  /** The authorize hook's answer for `accesses` of a request outside the registry's routes (it also records `identityOf(req)`). */
+  decide(req: RegistryRequest, accesses: readonly Access[]): Promise<{ identity?: Identity; invalid: boolean; granted: boolean[] }>;
+  /** Settings other routers of the host follow: whether deletes are served, and the 401 challenge. */
+  readonly settings: { readonly deletes: boolean; readonly challenge: Challenge };
 }
 
 interface Route {
@@ -163,6 +173,9 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
   return Object.assign(registry, {
     storage: ctx.storage,
     events: ctx.events,
+    changes: ctx.changes,
+    decide: ctx.decide,
+    settings: { deletes: ctx.deletes, challenge: ctx.challenge },
     init,
     sweep,
     close: async () => {

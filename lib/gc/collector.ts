@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Digest } from '../digest.js';
-import { Integrity } from '../integrity.js';
+import { RegistryError } from '../errors.js';
 import { type Logger, consoleLogger } from '../logger.js';
 import type { Registry } from '../registry.js';
 import type { Storage } from '../storage/types.js';
@@ -85,7 +85,6 @@ export function createCollector(options: CollectorOptions): Collector {
   const retention = compileRetention(options.retention ?? []);
   const logger = options.logger ?? consoleLogger;
   const leaseTtl = options.leaseTtl ?? 60_000;
-  const integrity = new Integrity(storage);
   const holder = randomUUID();
   if (!Number.isSafeInteger(grace) || grace < 0) throw new TypeError(`createCollector: \`grace\` must be a non-negative integer of milliseconds (got ${JSON.stringify(grace)}).`);
   if (untagged !== 'keep' && (typeof untagged !== 'object' || !Number.isSafeInteger(untagged.olderThan) || untagged.olderThan < 0)) {
@@ -192,7 +191,8 @@ export function createCollector(options: CollectorOptions): Collector {
       result.tagsDeleted++;
       if (!dryRun) {
         await guarded(`tag ${repository}:${tag}`, async () => {
-          if ((await tags.delete(repository, tag, digest)) !== undefined) registry.events.emit({ type: 'tag.deleted', repository, tag, digest });
+          // moved meanwhile, or a policy keeps it: it stays
+          await registry.changes.deleteTag(repository, tag, {}, digest).catch(expected);
         });
       }
     }
@@ -221,14 +221,17 @@ export function createCollector(options: CollectorOptions): Collector {
       while (ready.length > 0) {
         const digest = ready.pop() as Digest;
         if (!dryRun) {
-          const outcome = await integrity.deleteManifest(repository, digest).catch((err: unknown) => {
-            result.errors++;
-            logger.error({ err, what: `manifest ${repository}@${digest}` }, 'garbage collection: an operation failed');
-            return undefined;
-          });
-          // gone already, or an index pushed meanwhile needs it: it stays
-          if (!outcome || !('deleted' in outcome)) continue;
-          registry.events.emit({ type: 'manifest.deleted', repository, digest, mediaType: outcome.deleted.mediaType, tags: outcome.deleted.tags });
+          const gone = await registry.changes.deleteManifest(repository, digest).then(
+            () => true,
+            (err: unknown) => {
+              // gone already, an index pushed meanwhile needs it, or a policy keeps it: it stays
+              if (err instanceof RegistryError) return false;
+              result.errors++;
+              logger.error({ err, what: `manifest ${repository}@${digest}` }, 'garbage collection: an operation failed');
+              return false;
+            },
+          );
+          if (!gone) continue;
         }
         deleted.add(digest);
         note(`${repository}@${digest}`);
@@ -252,9 +255,8 @@ export function createCollector(options: CollectorOptions): Collector {
       result.linksRemoved++;
       if (!dryRun) {
         await guarded(`link ${repository} ${digest}`, async () => {
-          const outcome = await integrity.unlinkBlob(repository, digest);
-          if (!outcome || 'inUseBy' in outcome) result.linksRemoved--;
-          else registry.events.emit({ type: 'blob.deleted', repository, digest });
+          const gone = await registry.changes.unlinkBlob(repository, digest).then(() => true, expected);
+          if (!gone) result.linksRemoved--;
         });
       }
     }
@@ -332,6 +334,12 @@ export function createCollector(options: CollectorOptions): Collector {
   }
 
   return { run, schedule, handler };
+}
+
+/** A refusal the collector expects (moved, in use, vetoed): the thing stays. Anything else is a failure. */
+function expected(err: unknown): false {
+  if (err instanceof RegistryError) return false;
+  throw err;
 }
 
 /** Manifests reachable from `roots`: an index's children, and the referrers of anything reachable. */

@@ -1,9 +1,8 @@
 import { pipeline } from 'node:stream/promises';
-import type { Call, Context, Handler } from '../context.js';
+import { type Call, type Context, type Handler, actor } from '../context.js';
 import { type Digest, parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
 import { endEmpty, parseByteRange } from '../http.js';
-import { Integrity } from '../integrity.js';
 import type { BlobInfo } from '../storage/types.js';
 
 /** For content addressed by digest: it never changes, and a shared cache must not hand it to someone else. */
@@ -11,7 +10,6 @@ export const IMMUTABLE = 'private, max-age=31536000, immutable';
 
 /** Blob pull (end-2, with HTTP Range) and delete (end-10). */
 export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler; deleteBlob: Handler } {
-  const integrity = new Integrity(ctx.storage);
 
   /** A blob is visible in a repository only once pushed or mounted there. */
   async function find(call: Call, action: 'pull' | 'delete'): Promise<BlobInfo> {
@@ -74,12 +72,10 @@ export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler;
     async deleteBlob(call) {
       if (!ctx.deletes) throw unsupported('DELETE of blobs is disabled on this registry', 'GET, HEAD');
       const info = await find(call, 'delete');
-      // unlink only: the bytes may be shared with other repositories; garbage collection reclaims them
-      const outcome = await integrity.unlinkBlob(call.name, info.digest);
-      if (!outcome) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: info.digest } });
-      if ('inUseBy' in outcome) throw integrity.inUse('blob', info.digest, outcome.inUseBy);
+      // unlink only: the bytes may be shared with other repositories; garbage collection reclaims them.
+      // A manifest of this repository that still references it makes this a 409.
+      await ctx.changes.unlinkBlob(call.name, info.digest, actor(call));
       endEmpty(call.res, 202);
-      ctx.events.emit({ type: 'blob.deleted', repository: call.name, digest: info.digest, ...(call.identity && { identity: call.identity }) });
     },
   };
 }

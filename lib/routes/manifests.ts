@@ -1,22 +1,17 @@
 import type { Access } from '../auth.js';
-import type { Call, Context, Handler } from '../context.js';
+import { type Call, type Context, type Handler, actor } from '../context.js';
 import { type Digest, algorithmOf, digestOf, looksLikeDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
 import { endEmpty, readSmallBody } from '../http.js';
-import { Integrity, unknownReferences } from '../integrity.js';
 import { PullRecorder } from '../pull-recorder.js';
 import { parseManifest } from '../manifest.js';
 import { isTag } from '../names.js';
 import type { ManifestInfo } from '../storage/types.js';
 import { IMMUTABLE, blobDigest, unsupported } from './blobs.js';
 
-/** A push retries this often when deletes of the same manifest keep racing it. */
-const ATTEMPTS = 3;
-
 /** Manifest pull (end-3), push (end-7, with `?tag=` of end-7b) and delete (end-9). */
 export function manifestRoutes(ctx: Context): { getManifest: Handler; headManifest: Handler; putManifest: Handler; deleteManifest: Handler } {
   const { manifests, tags } = ctx.storage;
-  const integrity = new Integrity(ctx.storage);
   const pulls = new PullRecorder(ctx.storage, ctx.logger);
 
   const unknown = (reference: string) => new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference } });
@@ -102,49 +97,13 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       }
       const { blobs, manifests: children, ...described } = parsed;
       const record = { ...described, digest, size: body.length, body, references: [...blobs, ...children] };
-      let created = false;
-      const previous = new Map<string, Digest | undefined>();
-      for (let attempt = 1; ; attempt++) {
-        await integrity.requireReferences(name, blobs, children);
-        created = (await manifests.put(name, record)) || created;
-        // a blob or child deleted while this manifest was written: undo it rather than leave it dangling
-        const missing = await integrity.missing(name, blobs, children);
-        if (missing.length > 0) {
-          if (created) await manifests.delete(name, digest);
-          throw unknownReferences(missing);
-        }
-        for (const tag of newTags) {
-          const before = await tags.put(name, tag, digest);
-          if (!previous.has(tag)) previous.set(tag, before);
-        }
-        // a delete of this manifest ran meanwhile: its tags must not point at nothing, so take them back and write again
-        if (newTags.length === 0 || (await manifests.stat(name, digest))) break;
-        for (const tag of newTags) await tags.delete(name, tag, digest);
-        if (attempt === ATTEMPTS) throw new RegistryError('MANIFEST_UNKNOWN', 'the manifest was deleted while it was being tagged; push it again', { status: 409, detail: { digest } });
-      }
+      await ctx.changes.pushManifest(name, record, { blobs, children }, newTags, actor(call));
 
       res.setHeader('Location', ctx.url(req, `/v2/${name}/manifests/${digest}`));
       res.setHeader('Docker-Content-Digest', digest);
       if (parsed.subject) res.setHeader('OCI-Subject', parsed.subject);
       if (pinned && newTags.length > 0) res.setHeader('OCI-Tag', newTags);
       endEmpty(res, 201);
-      const who = call.identity && { identity: call.identity };
-      ctx.events.emit({
-        type: 'manifest.pushed',
-        repository: name,
-        digest,
-        mediaType: parsed.mediaType,
-        size: body.length,
-        tags: newTags,
-        created,
-        ...(parsed.artifactType !== undefined && { artifactType: parsed.artifactType }),
-        ...(parsed.subject !== undefined && { subject: parsed.subject }),
-        ...who,
-      });
-      for (const tag of newTags) {
-        const before = previous.get(tag);
-        if (before !== digest) ctx.events.emit({ type: 'tag.pushed', repository: name, tag, digest, ...(before !== undefined && { previous: before }), ...who });
-      }
     },
 
     async deleteManifest(call) {
@@ -153,27 +112,16 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       if (!looksLikeDigest(ref)) {
         await ctx.allow(call, [{ action: 'delete', repository: name, ...(isTag(ref) && { tag: ref }) }]);
         // spec: deleting by tag removes only the tag
-        const removed = isTag(ref) ? await tags.delete(name, ref) : undefined;
-        if (removed === undefined) throw unknown(ref);
+        if (!isTag(ref)) throw unknown(ref);
+        await ctx.changes.deleteTag(name, ref, actor(call));
         endEmpty(res, 202);
-        ctx.events.emit({ type: 'tag.deleted', repository: name, tag: ref, digest: removed, ...(call.identity && { identity: call.identity }) });
         return;
       }
       const digest = blobDigest(ref);
       await ctx.allow(call, [{ action: 'delete', repository: name, digest }]);
-      const outcome = await integrity.deleteManifest(name, digest);
-      if (!outcome) throw unknown(ref);
-      // an index of this repository still needs it: refuse instead of leaving the index dangling
-      if ('inUseBy' in outcome) throw integrity.inUse('manifest', digest, outcome.inUseBy);
+      // an index of this repository that still needs it makes this a 409, not a dangling index
+      await ctx.changes.deleteManifest(name, digest, actor(call));
       endEmpty(res, 202);
-      ctx.events.emit({
-        type: 'manifest.deleted',
-        repository: name,
-        digest,
-        mediaType: outcome.deleted.mediaType,
-        tags: outcome.deleted.tags,
-        ...(call.identity && { identity: call.identity }),
-      });
     },
   };
 }

@@ -1,9 +1,9 @@
 import { Writable, pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
-import type { Call, Context, Handler } from '../context.js';
+import { type Call, type Context, type Handler, actor } from '../context.js';
 import { type Algorithm, type Digest, algorithmOf, parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
-import { endEmpty, feed, hasNoBody, parseContentRange, queryParam, uploadRange } from '../http.js';
+import { contentLength, endEmpty, feed, hasNoBody, parseContentRange, queryParam, uploadRange } from '../http.js';
 import { isRepositoryName } from '../names.js';
 import { nativeHash } from '../running-hash.js';
 import type { BlobInfo, UploadInfo } from '../storage/types.js';
@@ -95,6 +95,9 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
     } else if (hasNoBody(req)) {
       return upload;
     }
+    // refuse bytes the policy would not take before receiving them, when the request says how many
+    const declared = expected ?? contentLength(req);
+    if (declared !== undefined) await ctx.changes.admitBlob({ ...actor(call), repository: call.name, size: upload.size + declared, final: false });
     const resumable = uploads.shared === true && !last;
     const hash = await hashes.next(upload, resumable, algorithm);
     const body = new Meter(hash, expected);
@@ -117,6 +120,8 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
 
   /** Verifies the whole upload against `digest` and turns it into a blob of this repository. */
   async function complete(call: Call, upload: UploadInfo, digest: Digest): Promise<void> {
+    // the last word of the policy (sizes, quotas) before the bytes become a blob
+    await ctx.changes.admitBlob({ ...actor(call), repository: call.name, digest, size: upload.size, final: true });
     const algorithm = algorithmOf(digest);
     const computed = await hashes.digest(upload, algorithm);
     hashes.forget(upload.id);
@@ -126,9 +131,8 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
     }
     const blob = uploads.commit && uploads.promotesInto === blobs ? await promote(call, upload, digest, computed) : await copy(call, upload, digest);
     if (!blob) throw outOfOrder(call, (await uploads.get(upload.id)) ?? upload);
-    await link(call, digest);
+    await ctx.changes.linkBlob(call.name, digest, actor(call));
     created(call, digest);
-    ctx.events.emit({ type: 'blob.pushed', repository: call.name, digest, size: blob.size, ...(call.identity && { identity: call.identity }) });
   }
 
   /** The store's fast path: the upload's bytes become the blob without a copy. */
@@ -166,18 +170,6 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
     }
   }
 
-  /**
-   * Links the blob into the repository, then checks it is still there: a garbage collector deletes
-   * only blobs no repository links, so if it removed this one between the commit (or the source check
-   * of a mount) and the link, the link is taken back and the client asked to push again.
-   */
-  async function link(call: Call, digest: Digest): Promise<void> {
-    await links.add(call.name, digest);
-    if (await blobs.stat(digest)) return;
-    await links.delete(call.name, digest);
-    throw new RegistryError('UNAVAILABLE', 'the blob was collected while it was being linked; push it again', { headers: { 'Retry-After': '1' } });
-  }
-
   function created(call: Call, digest: Digest): void {
     endEmpty(call.res, 201, { Location: blobUrl(call, digest), 'Docker-Content-Digest': digest });
   }
@@ -199,9 +191,9 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
       if (!(await links.has(source, digest))) continue;
       const blob = await blobs.stat(digest);
       if (!blob) return false;
-      await link(call, digest);
+      await ctx.changes.admitBlob({ ...actor(call), repository: call.name, digest, size: blob.size, final: true, mountedFrom: source });
+      await ctx.changes.linkBlob(call.name, digest, actor(call), source);
       created(call, digest);
-      ctx.events.emit({ type: 'blob.pushed', repository: call.name, digest, size: blob.size, mountedFrom: source, ...(call.identity && { identity: call.identity }) });
       return true;
     }
     return false;
@@ -228,6 +220,7 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
       if (algorithmParam !== undefined && algorithmParam !== 'sha256' && algorithmParam !== 'sha512') {
         throw new RegistryError('DIGEST_INVALID', `unsupported digest-algorithm "${algorithmParam}"; use sha256 or sha512`);
       }
+      await ctx.changes.admitBlob({ ...actor(call), repository: call.name, size: 0, final: false, ...(digest !== undefined && { digest }) });
       const upload = await uploads.create(call.name);
       if (digest !== undefined) {
         // end-4b: the whole blob in one POST

@@ -34,6 +34,7 @@ interface Repository {
   referrers: Map<Digest, Set<Digest>>;
   /** referenced digest → manifests referencing it */
   dependents: Map<Digest, Set<Digest>>;
+  usage: { bytes: number; version: number };
 }
 
 /**
@@ -50,7 +51,7 @@ export function memoryStorage(): Storage {
   function repo(name: string): Repository {
     let r = repositories.get(name);
     if (!r) {
-      r = { manifests: new Map(), tags: new Map(), links: new Map(), referrers: new Map(), dependents: new Map() };
+      r = { manifests: new Map(), tags: new Map(), links: new Map(), referrers: new Map(), dependents: new Map(), usage: { bytes: 0, version: 0 } };
       repositories.set(name, r);
     }
     return r;
@@ -283,6 +284,23 @@ export function memoryStorage(): Storage {
       },
       async delete(name) {
         return repositories.delete(name);
+      },
+      async usage(name) {
+        const usage = repositories.get(name)?.usage;
+        return usage && { ...usage };
+      },
+      async addUsage(name, delta) {
+        const usage = repositories.get(name)?.usage;
+        if (!usage) return;
+        usage.bytes += delta;
+        usage.version++;
+      },
+      async setUsage(name, bytes, version) {
+        const usage = repositories.get(name)?.usage;
+        if (!usage || usage.version !== version) return false;
+        usage.bytes = bytes;
+        usage.version++;
+        return true;
       },
     },
   };

@@ -242,6 +242,23 @@ export interface RepositoryStore {
   list(page: Page): Promise<string[]>;
   /** Forgets the repository with its tags, manifests and links (blobs stay, for garbage collection). */
   delete(name: string): Promise<boolean>;
+  /**
+   * The bytes charged to the repository (the core adds every blob linked into it and every manifest
+   * stored in it), and a version that every change of them moves; `undefined` for an unknown repository.
+   */
+  usage(name: string): Promise<Usage | undefined>;
+  /** Adds `delta` (negative to subtract) to a known repository's usage, atomically, and moves its version. */
+  addUsage(name: string, delta: number): Promise<void>;
+  /**
+   * Sets the usage when its version is still `version` (nothing changed it since it was read), and
+   * moves the version; `false` otherwise. Garbage collection corrects drift with it.
+   */
+  setUsage(name: string, bytes: number, version: number): Promise<boolean>;
+}
+
+export interface Usage {
+  bytes: number;
+  version: number;
 }
 
 /**

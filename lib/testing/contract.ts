@@ -457,6 +457,27 @@ export function testStorage(name: string, create: () => Promise<Storage>, option
         await wipe('contract/k2', 'contract/k3/child');
       });
 
+      it('keeps each repository\'s usage: atomic additions, and a set that loses to any change since it was read', async () => {
+        assert.equal(await s.repositories.usage('contract/u'), undefined, 'an unknown repository has none');
+        await s.links.add('contract/u', sha('usage'));
+        const start = await s.repositories.usage('contract/u');
+        assert.equal(start?.bytes, 0);
+        await Promise.all(Array.from({ length: 10 }, (_, i) => s.repositories.addUsage('contract/u', i + 1)));
+        const after = await s.repositories.usage('contract/u');
+        assert.equal(after?.bytes, 55, 'concurrent additions are all counted');
+        assert.ok((after?.version ?? 0) > (start?.version ?? 0));
+        await s.repositories.addUsage('contract/u', -5);
+        const stale = after?.version ?? 0;
+        assert.equal(await s.repositories.setUsage('contract/u', 1, stale), false, 'a change since the read wins');
+        const now = (await s.repositories.usage('contract/u'))?.version ?? -1;
+        assert.equal(await s.repositories.setUsage('contract/u', 42, now), true);
+        assert.equal((await s.repositories.usage('contract/u'))?.bytes, 42);
+        await s.repositories.addUsage('contract/nobody', 5);
+        assert.equal(await s.repositories.has('contract/nobody'), false, 'adding usage makes no repository known');
+        await wipe('contract/u');
+        assert.equal(await s.repositories.usage('contract/u'), undefined);
+      });
+
       it('lists repositories in byte order, "/" after "-" and "."', async () => {
         const names = ['contract/o/a', 'contract/o-a', 'contract/o.a', 'contract/o_a', 'contract/o'];
         for (const n of names) await s.links.add(n, sha('order'));

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { byteOrder, paginate } from '../page.js';
-import type { RepositoryStore } from '../types.js';
-import { type Files, entries, exists, removeIfExists } from './files.js';
+import type { RepositoryStore, Usage } from '../types.js';
+import { type Files, entries, exists, readIfExists, removeIfExists } from './files.js';
 import { type Layout, RECORD_DIRECTORIES, nameFromCatalog } from './layout.js';
 import { digestsUnder } from './manifests.js';
 
@@ -23,6 +23,7 @@ export class Catalog {
   readonly #cache: CatalogCache;
   /** Names known to exist, so pushes to a known repository skip the file system. */
   readonly #known = new Set<string>();
+  readonly #usageQueue = new Map<string, Promise<unknown>>();
 
   constructor(layout: Layout, files: Files, cache: CatalogCache) {
     this.#layout = layout;
@@ -76,7 +77,52 @@ export class Catalog {
         }
         return existed;
       },
+      // the usage lives in the catalog entry itself, as JSON; an empty entry is a repository with no usage yet
+      usage: async (name) => this.#readUsage(name),
+      addUsage: (name, delta) =>
+        this.#serialised(name, async () => {
+          const usage = await this.#readUsage(name);
+          if (usage) await this.#writeUsage(name, { bytes: usage.bytes + delta, version: usage.version + 1 });
+        }),
+      setUsage: (name, bytes, version) =>
+        this.#serialised(name, async () => {
+          const usage = await this.#readUsage(name);
+          if (usage?.version !== version) return false;
+          await this.#writeUsage(name, { bytes, version: version + 1 });
+          return true;
+        }),
     };
+  }
+
+  async #readUsage(name: string): Promise<Usage | undefined> {
+    const file = await readIfExists(this.#layout.catalogEntry(name));
+    if (file === undefined) return undefined;
+    try {
+      const usage = JSON.parse(file.toString('utf8')) as Partial<Usage>;
+      if (typeof usage.bytes === 'number' && typeof usage.version === 'number') return { bytes: usage.bytes, version: usage.version };
+    } catch {
+      // an empty (or damaged) entry: no usage recorded yet, garbage collection sets it
+    }
+    return { bytes: 0, version: 0 };
+  }
+
+  /** Not synced: usage is an index that garbage collection recomputes, not a record. */
+  async #writeUsage(name: string, usage: Usage): Promise<void> {
+    await this.#files.writeAtomic(this.#layout.catalogEntry(name), JSON.stringify(usage), false);
+  }
+
+  /** Usage changes of one repository, one at a time (one process serves a root). */
+  #serialised<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.#usageQueue.get(name) ?? Promise.resolve()).then(fn, fn);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#usageQueue.set(name, settled);
+    void settled.then(() => {
+      if (this.#usageQueue.get(name) === settled) this.#usageQueue.delete(name);
+    });
+    return next;
   }
 }
 

@@ -25,8 +25,8 @@ export class Files {
    * the rename and the rename itself before the promise resolves, so a crash leaves the old file or
    * the new one, never an empty one.
    */
-  async writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-    await this.place(await this.#stage(data), path);
+  async writeAtomic(path: string, data: string | Uint8Array, durable = this.#fsync): Promise<void> {
+    await this.place(await this.#stage(data, durable), path, durable);
   }
 
   /**
@@ -52,7 +52,7 @@ export class Files {
   }
 
   /** Writes `data` to a new staging file (durably with fsync on) and returns its path. */
-  async #stage(data: string | Uint8Array): Promise<string> {
+  async #stage(data: string | Uint8Array, durable = this.#fsync): Promise<string> {
     const tmp = this.staging();
     const handle = await open(tmp, 'w').catch(async (err: unknown) => {
       if (!isMissing(err)) throw err;
@@ -61,7 +61,7 @@ export class Files {
     });
     try {
       await handle.writeFile(data);
-      if (this.#fsync) await handle.datasync();
+      if (durable) await handle.datasync();
     } catch (err) {
       // a full disk or a failing device: leave no staging file behind
       await handle.close().catch(() => undefined);
@@ -73,7 +73,7 @@ export class Files {
   }
 
   /** Renames a finished staging file into place, creating its directory, and makes the rename durable. */
-  async place(tmp: string, path: string): Promise<void> {
+  async place(tmp: string, path: string, durable = this.#fsync): Promise<void> {
     try {
       await rename(tmp, path);
     } catch (err) {
@@ -84,7 +84,7 @@ export class Files {
       await mkdir(dirname(path), { recursive: true });
       await rename(tmp, path);
     }
-    if (this.#fsync) await syncDirectory(dirname(path));
+    if (durable) await syncDirectory(dirname(path));
   }
 
   /**

@@ -84,6 +84,9 @@ export interface LinkDoc {
 export interface RepositoryDoc {
   _id: string;
   createdAt: Date;
+  /** Bytes charged to the repository, and a version every change of them moves. */
+  usage?: number;
+  usageVersion?: number;
 }
 
 /** The collections, opened at `init()`. Commit points use `commit`'s write concern, chunk inserts `chunkWrite`. */

@@ -30,5 +30,26 @@ export function mongoRepositories(connection: Connection): RepositoryStore {
       await Promise.all([mongo.tags.deleteMany({ repository: name }, options), mongo.manifests.deleteMany({ repository: name }, options), mongo.links.deleteMany({ repository: name }, options)]);
       return (await mongo.repositories.deleteOne({ _id: name }, options)).deletedCount === 1;
     },
+
+    // usage lives on the repository's own document: `$inc` is atomic across instances
+    async usage(name) {
+      const mongo = await connection.get();
+      const doc = await mongo.repositories.findOne({ _id: name });
+      if (!doc) return undefined;
+      return { bytes: doc.usage ?? 0, version: doc.usageVersion ?? 0 };
+    },
+
+    async addUsage(name, delta) {
+      const mongo = await connection.get();
+      await mongo.repositories.updateOne({ _id: name }, { $inc: { usage: delta, usageVersion: 1 } }, { writeConcern: mongo.commit });
+    },
+
+    async setUsage(name, bytes, version) {
+      const mongo = await connection.get();
+      // a document without a version yet is at version 0
+      const filter = version === 0 ? { _id: name, $or: [{ usageVersion: 0 }, { usageVersion: { $exists: false } }] } : { _id: name, usageVersion: version };
+      const result = await mongo.repositories.updateOne(filter, { $set: { usage: bytes }, $inc: { usageVersion: 1 } }, { writeConcern: mongo.commit });
+      return result.modifiedCount === 1;
+    },
   };
 }
