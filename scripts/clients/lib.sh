@@ -33,8 +33,37 @@ podman_() {
 buildah_() { buildah --root "$WORK/containers/storage" --runroot "$WORK/containers/run" --storage-driver vfs "$@"; }
 
 # ---- the registry seen through curl, independently of the clients
-# TODO(auth): with BERTH_CLIENTS_AUTH=basic add `-u "$CLIENT_USER:$CLIENT_PASSWORD"` here (token: a bearer token).
-curl_reg() { curl -sS "$@"; }
+# auth_args SCOPE...: curl's credentials for the run's auth mode, one argument a line: none; Basic; or a Bearer token
+# from the token endpoint for the scopes (`repository:<name>:pull,push,delete`, `registry:catalog:*`)
+auth_args() {
+  case $AUTH in
+    none) ;;
+    basic) printf '%s\n' -u "$CLIENT_USER:$CLIENT_PASSWORD" ;;
+    token)
+      local query=(--data-urlencode "service=$TOKEN_SERVICE") scope token
+      for scope in "$@"; do query+=(--data-urlencode "scope=$scope"); done
+      token=$(curl -sS --fail -u "$CLIENT_USER:$CLIENT_PASSWORD" --get "${query[@]}" "http://$R/token" | jq -r '.token // .access_token')
+      [ -n "$token" ] && [ "$token" != null ] || fail "the token endpoint gave no token for $*"
+      printf '%s\n' -H "Authorization: Bearer $token" ;;
+  esac
+}
+# scopes_of URL: the token scopes a request to URL needs (all actions on its repository; pull on a mount's source)
+scopes_of() {
+  local path=${1#http://*/}
+  path=/${path}
+  if [[ $path == /v2/_catalog* ]]; then echo 'registry:catalog:*'
+  elif [[ $path =~ ^/v2/(.+)/(manifests|blobs|tags|referrers)/ ]]; then
+    echo "repository:${BASH_REMATCH[1]}:pull,push,delete"
+    [[ $path =~ [?\&]from=([^\&]+) ]] && echo "repository:${BASH_REMATCH[1]}:pull"
+  fi
+  return 0
+}
+# curl_reg CURL_ARGS... URL: curl with the run's credentials for the URL (its last argument)
+curl_reg() {
+  local auth=()
+  [ "$AUTH" = none ] || mapfile -t auth < <(auth_args $(scopes_of "${@: -1}"))
+  curl -sS "${auth[@]}" "$@"
+}
 ACCEPT_MANIFESTS=application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json,application/vnd.docker.distribution.manifest.v2+json,application/vnd.docker.distribution.manifest.list.v2+json
 # reg_digest REPO REF: the manifest digest the registry answers for a tag or digest (fails if it has none)
 reg_digest() {
@@ -95,6 +124,12 @@ start_slow_proxy() {
   for _ in $(seq 1 100); do grep -q '^listening on' slow.out && break; sleep 0.1; done
   SLOW=127.0.0.1:$(awk '/^listening on/ {print $3}' slow.out)
   [ "$SLOW" != 127.0.0.1: ] || fail "the slow proxy did not start: $(cat slow.out)"
+  # a new host:port for the clients: the two that use it log in there too
+  if [ "$AUTH" != none ]; then
+    skopeo login --tls-verify=false -u "$CLIENT_USER" -p "$CLIENT_PASSWORD" "$SLOW"
+    regctl registry set "$SLOW" --tls disabled --skip-check
+    regctl registry login "$SLOW" -u "$CLIENT_USER" -p "$CLIENT_PASSWORD"
+  fi
 }
 # wait_for_log FILE JQ_CONDITION SECONDS: waits until FILE has a line matching the jq condition
 wait_for_log() {

@@ -9,8 +9,9 @@
 #   BERTH_CLIENTS_STORE    fs (default), memory or mongo: the example app's BERTH_STORE. mongo uses MONGODB_URI when
 #                          set, otherwise starts a SecantusDB with the served checkout's scripts/mongo-server.sh; each
 #                          run uses a fresh database (BERTH_MONGO_DB=berth_clients_<random>), dropped at the end.
-#   BERTH_CLIENTS_AUTH     none (default), basic or token. basic/token: see start_server and login_all below; they
-#                          wait for the example app to offer auth (TODO hooks) and fail loudly until then.
+#   BERTH_CLIENTS_AUTH     none (default: BERTH_AUTH=open), basic or token: the example app runs with BERTH_AUTH=basic
+#                          or token and one user (BERTH_CLIENTS_USER / BERTH_CLIENTS_PASSWORD, default a random
+#                          password), every client logs in before the scenarios, and anonymous requests are refused.
 #   BERTH_CLIENTS_APP_DIR  the berth checkout to serve (default: this repository); it needs `npm ci` done.
 #   BERTH_CLIENTS_PORT     the example app's port (default: a free port; a new one each run keeps skopeo's
 #                          system-wide blob-info cache from matching blobs of earlier runs)
@@ -47,7 +48,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/berth-clients-XXXXXX")
 export HOME=$WORK/home
 export XDG_CONFIG_HOME=$HOME/.config XDG_CACHE_HOME=$HOME/.cache XDG_DATA_HOME=$HOME/.local/share
 export XDG_RUNTIME_DIR=$WORK/run DOCKER_CONFIG=$HOME/.docker REGISTRY_AUTH_FILE=$HOME/containers-auth.json
-export HELM_REGISTRY_CONFIG=$HOME/.config/helm/registry/config.json
+export HELM_REGISTRY_CONFIG=$HOME/.config/helm/registry/config.json REGCTL_CONFIG=$HOME/.regctl/config.json
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$WORK/containers" "$WORK/scenarios" && chmod 700 "$XDG_RUNTIME_DIR"
 echo '{"auths":{}}' > "$REGISTRY_AUTH_FILE"
 rm -rf "$RESULTS" && mkdir -p "$RESULTS" && RESULTS=$(cd "$RESULTS" && pwd)
@@ -106,12 +107,9 @@ start_server() {
     *) die "BERTH_CLIENTS_STORE must be fs, memory or mongo (got $STORE)" ;;
   esac
   case $AUTH in
-    none) ;;
-    basic|token)
-      # TODO(auth): when the example app can require Basic or token auth, put its switch here, e.g.
-      #   env+=(BERTH_AUTH=$AUTH "BERTH_AUTH_USERS=$CLIENT_USER:$CLIENT_PASSWORD")
-      # and the scenarios run unchanged after login_all. Until then this mode fails loudly rather than skip.
-      die "BERTH_CLIENTS_AUTH=$AUTH: the example app has no auth switch yet (see TODO(auth) in $0)" ;;
+    none) env+=(BERTH_AUTH=open) ;;
+    # one user who may pull, push and delete everywhere; nothing for anonymous callers
+    basic|token) env+=(BERTH_AUTH="$AUTH" "BERTH_USERS=$CLIENT_USER:$CLIENT_PASSWORD" BERTH_READERS= BERTH_ANONYMOUS_PULL=) ;;
     *) die "BERTH_CLIENTS_AUTH must be none, basic or token (got $AUTH)" ;;
   esac
   env -C "$APP_DIR" PORT="$port" "${env[@]}" node --import tsx example-app/server.ts > "$WORK/server.log" 2>&1 &
@@ -138,10 +136,20 @@ start_server() {
 
 # ---- logins, before the scenarios (both addresses: clients key credentials by host:port)
 CLIENT_USER=${BERTH_CLIENTS_USER:-berth-ci}
-CLIENT_PASSWORD=${BERTH_CLIENTS_PASSWORD:-berth-ci-secret}
+CLIENT_PASSWORD=${BERTH_CLIENTS_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')}
 login_all() {
   [ "$AUTH" != none ] || return 0
-  local host
+  local host challenge
+  # anonymous callers are refused, with the challenge of the mode
+  challenge=$(curl -sS -D - -o /dev/null "http://$R/v2/" | tr -d '\r' | awk -F': ' 'tolower($1) == "www-authenticate" { print $2 }')
+  echo "anonymous GET /v2/: WWW-Authenticate: $challenge"
+  case $AUTH in
+    basic) [[ $challenge == Basic* ]] || die "BERTH_CLIENTS_AUTH=basic, but the challenge is [$challenge]" ;;
+    token)
+      [[ $challenge == Bearer* ]] || die "BERTH_CLIENTS_AUTH=token, but the challenge is [$challenge]"
+      TOKEN_SERVICE=$(sed -n 's/.*service="\([^"]*\)".*/\1/p' <<< "$challenge")
+      [ -n "$TOKEN_SERVICE" ] || die "no service in the Bearer challenge" ;;
+  esac
   for host in "$R" "$RL"; do
     skopeo login --tls-verify=false -u "$CLIENT_USER" -p "$CLIENT_PASSWORD" "$host"   # also podman's and buildah's
     podman_ login --tls-verify=false -u "$CLIENT_USER" -p "$CLIENT_PASSWORD" "$host"
@@ -151,9 +159,8 @@ login_all() {
     "$HELM3" registry login --plain-http -u "$CLIENT_USER" -p "$CLIENT_PASSWORD" "$host"
     "$HELM4" registry login --plain-http -u "$CLIENT_USER" -p "$CLIENT_PASSWORD" "$host"
     "$NOTATION" login --insecure-registry -u "$CLIENT_USER" -p "$CLIENT_PASSWORD" "$host"
-  done
-  # TODO(auth): for token auth, also check that `curl $R/v2/` without credentials gets 401 with a Bearer challenge,
-  # and have curl_reg (lib.sh) fetch a token; the clients do the token dance themselves.
+  done > "$WORK/login.log" 2>&1 || { cat "$WORK/login.log"; die "a client could not log in"; }
+  echo "every client logged in as $CLIENT_USER on $R and $RL"
 }
 
 # ---- scenarios: each file registers `scenario FUNCTION "description"`; each runs in a subshell in its own directory
@@ -163,7 +170,9 @@ source "$CLIENTS_DIR/lib.sh"
 for file in images artifacts helm signatures pagination resume; do source "$CLIENTS_DIR/scenarios/$file.sh"; done
 
 start_server
-for host in "$R" "$RL"; do "$REGCTL" registry set "$host" --tls disabled >/dev/null 2>&1; done
+for host in "$R" "$RL"; do
+  "$REGCTL" registry set "$host" --tls disabled --skip-check > "$WORK/regctl-set.log" 2>&1 || { cat "$WORK/regctl-set.log"; die "regctl registry set $host failed"; }
+done
 login_all
 echo "clients: $(tail -1 "$CACHE/installed.txt" 2>/dev/null | sed 's/^clients: //')"
 

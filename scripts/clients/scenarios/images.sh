@@ -95,7 +95,8 @@ images_docker_v2s2() {
 scenario images_chunked "regctl: chunked upload in 1 MiB PATCHes with Content-Range (access log), pulled back"
 images_chunked() {
   local digest layer size mark chunks
-  export HOME=$PWD/home  # regctl keeps the chunk settings in ~/.regctl/config.json: for this scenario only
+  # regctl keeps the chunk settings in its config file: a copy (with the run's logins) for this scenario only
+  cp "$REGCTL_CONFIG" regctl.json && export REGCTL_CONFIG=$PWD/regctl.json
   regctl registry set "$RL" --tls disabled --blob-max 1048576 --blob-chunk 1048576
   regctl registry set "$R" --tls disabled
   digest=$(make_layout src v1 $((5 * 1048576 + 12345)))

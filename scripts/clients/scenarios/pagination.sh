@@ -19,14 +19,15 @@ curl_pages() {
   echo "$pages pages" >&2
 }
 
-# seed_manifest_puts MANIFEST_FILE URL...: PUTs the manifest to every URL with one curl (keep-alive); all must be 201
-seed_manifest_puts() {
-  local manifest=$1 url; shift
-  for url in "$@"; do printf 'url = "%s"\noutput = "/dev/null"\n' "$url"; done > puts.curl
-  curl_reg -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary "@$manifest" \
-    -w '%{http_code}\n' -K puts.curl | sort | uniq -c > puts.status
-  expect_eq "$(awk '{print $1, $2}' puts.status)" "$# 201" "answers to the manifest PUTs"
+# curl_many SCOPES CURL_ARGS...: one curl (keep-alive) over the `url =` lines of ./many.curl, with credentials for the
+# space-separated token SCOPES; prints each answer's status, one a line
+curl_many() {
+  local auth=() scopes=$1; shift
+  [ "$AUTH" = none ] || mapfile -t auth < <(auth_args $scopes)
+  curl -sS "${auth[@]}" -w '%{http_code}\n' "$@" -K many.curl
 }
+# urls_to_many URL...: writes ./many.curl, every answer's body to /dev/null
+urls_to_many() { local url; for url in "$@"; do printf 'url = "%s"\noutput = "/dev/null"\n' "$url"; done > many.curl; }
 
 scenario pagination_tags "crane, regctl, oras, curl: a 1101-tag list across pages, followed through Link (access log)"
 pagination_tags() {
@@ -34,7 +35,10 @@ pagination_tags() {
   push_image paging/tags t0000 > /dev/null
   reg_manifest paging/tags t0000 > manifest.json
   for i in $(seq 1 1100); do urls+=("$(printf 'http://%s/v2/paging/tags/manifests/t%04d' "$R" "$i")"); done
-  seed_manifest_puts manifest.json "${urls[@]}"
+  urls_to_many "${urls[@]}"
+  curl_many repository:paging/tags:pull,push -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    --data-binary @manifest.json | sort | uniq -c > puts.status
+  expect_eq "$(awk '{print $1, $2}' puts.status)" "1100 201" "answers to the manifest PUTs"
   for i in $(seq 0 1100); do printf 't%04d\n' "$i"; done > expected
 
   curl_pages /v2/paging/tags/tags/list 7 > curl.list
@@ -57,19 +61,28 @@ pagination_tags() {
 
 scenario pagination_catalog "crane, regctl, oras, curl: a catalog of 1000+ repositories across pages, followed through Link (access log)"
 pagination_catalog() {
-  local empty=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a i repos=() urls=() mark
+  local empty=sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a i repo repos=() urls=() mark
   printf '{}' > empty.json
   expect_eq "$(curl_reg -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/octet-stream' \
     --data-binary @empty.json "http://$R/v2/paging/catseed/blobs/uploads/?digest=$empty")" 201 "seed blob upload"
   printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.berth.paging","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/vnd.oci.empty.v1+json","digest":"%s","size":2}]}' \
     "$empty" "$empty" > manifest.json
   for i in $(seq 0 1009); do repos+=("$(printf 'paging/cat/r%04d' "$i")"); done
-  # every repository gets the blob by a mount from paging/catseed, then the manifest
-  for i in "${repos[@]}"; do printf 'url = "http://%s/v2/%s/blobs/uploads/?mount=%s&from=paging/catseed"\noutput = "/dev/null"\n' "$R" "$i" "$empty"; done > mounts.curl
-  curl_reg -X POST --data-binary '' -w '%{http_code}\n' -K mounts.curl | sort | uniq -c > mounts.status
-  expect_eq "$(awk '{print $1, $2}' mounts.status)" "1010 201" "answers to the mounts"
-  for i in "${repos[@]}"; do urls+=("http://$R/v2/$i/manifests/v1"); done
-  seed_manifest_puts manifest.json "${urls[@]}"
+  # every repository gets the blob by a mount from paging/catseed, then the manifest; in batches of 101, so that a
+  # token for the batch's repositories stays short
+  local batch scopes
+  for ((i = 0; i < ${#repos[@]}; i += 101)); do
+    batch=("${repos[@]:i:101}") scopes=repository:paging/catseed:pull urls=()
+    for repo in "${batch[@]}"; do scopes+=" repository:$repo:pull,push"; urls+=("http://$R/v2/$repo/blobs/uploads/?mount=$empty&from=paging/catseed"); done
+    urls_to_many "${urls[@]}"
+    curl_many "$scopes" -X POST --data-binary '' >> mounts.status
+    urls=()
+    for repo in "${batch[@]}"; do urls+=("http://$R/v2/$repo/manifests/v1"); done
+    urls_to_many "${urls[@]}"
+    curl_many "$scopes" -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @manifest.json >> puts.status
+  done
+  expect_eq "$(sort mounts.status | uniq -c | awk '{print $1, $2}')" "1010 201" "answers to the mounts"
+  expect_eq "$(sort puts.status | uniq -c | awk '{print $1, $2}')" "1010 201" "answers to the manifest PUTs"
   curl_pages /v2/_catalog 100 repositories > expected
   LC_ALL=C sort -u expected | cmp - expected || fail "the catalog is not sorted and unique"
   printf '%s\n' "${repos[@]}" | LC_ALL=C comm -13 expected - | grep . && fail "seeded repositories missing from the catalog"

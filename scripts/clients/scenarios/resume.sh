@@ -38,7 +38,7 @@ resume_skopeo() {
 scenario resume_session "regctl (1 MiB chunks) killed mid-layer; curl resumes its upload session (GET Range, PATCH, PUT); regctl completes the image"
 resume_session() {
   local digest layer size pid acked location range offset mark put_url
-  export HOME=$PWD/home   # regctl's chunk settings, for this scenario only
+  cp "$REGCTL_CONFIG" regctl.json && export REGCTL_CONFIG=$PWD/regctl.json   # regctl's chunk settings, for this scenario only
   start_slow_proxy $((4 * 1048576))   # 4 MiB/s: the 24 MiB layer takes 6 s
   regctl registry set "$SLOW" --tls disabled --blob-max 1048576 --blob-chunk 1048576
   regctl registry set "$RL" --tls disabled
