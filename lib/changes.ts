@@ -6,6 +6,9 @@ import type { Logger } from './logger.js';
 import type { Actor, BlobPush, Deletion, ManifestPush, Policy, Verdict } from './policy.js';
 import type { NewManifest, Storage } from './storage/types.js';
 
+/** The most bytes a repository may hold, or `undefined` for no limit. */
+export type Quota = (repository: string) => number | undefined | Promise<number | undefined>;
+
 /** A push retries this often when deletes of the same manifest keep racing it. */
 const ATTEMPTS = 3;
 
@@ -19,13 +22,15 @@ export class Changes {
   readonly #events: RegistryEvents;
   readonly #policy: Policy;
   readonly #logger: Logger;
+  readonly #quota: Quota | undefined;
   readonly integrity: Integrity;
 
-  constructor(storage: Storage, events: RegistryEvents, policy: Policy, logger: Logger) {
+  constructor(storage: Storage, events: RegistryEvents, policy: Policy, logger: Logger, quota?: Quota) {
     this.#storage = storage;
     this.#events = events;
     this.#policy = policy;
     this.#logger = logger;
+    this.#quota = quota;
     this.integrity = new Integrity(storage);
   }
 
@@ -64,7 +69,10 @@ export class Changes {
         if (fresh) await manifests.delete(repository, digest);
         throw unknownReferences(missing);
       }
-      if (fresh) await this.#addUsage(repository, record.size);
+      if (fresh && !(await this.#charge(repository, record.size))) {
+        await manifests.delete(repository, digest);
+        throw await this.#overQuota(repository, record.size);
+      }
       for (const tag of tags) {
         const before = await tagStore.put(repository, tag, digest);
         if (!previous.has(tag)) previous.set(tag, before);
@@ -109,6 +117,10 @@ export class Changes {
   /** Deletes a manifest and the tags pointing at it; refuses (409) while a manifest of the repository references it. */
   async deleteManifest(repository: string, digest: Digest, actor: Actor = {}): Promise<void> {
     veto(await this.#policy.delete?.({ ...actor, repository, kind: 'manifest', digest }));
+    // its tags go with it: each is asked about too, so a protected tag cannot vanish this way
+    if (this.#policy.delete) {
+      for (const tag of await this.#storage.tags.find(repository, digest)) veto(await this.#policy.delete({ ...actor, repository, kind: 'tag', tag, digest }));
+    }
     const outcome = await this.integrity.deleteManifest(repository, digest);
     if (!outcome) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference: digest } });
     if ('inUseBy' in outcome) throw this.integrity.inUse('manifest', digest, outcome.inUseBy);
@@ -123,9 +135,17 @@ export class Changes {
     });
   }
 
-  /** Asks the policy whether these bytes may be stored (an upload growing, or about to become a blob). */
+  /**
+   * Asks the policy whether these bytes may be stored (an upload growing, or about to become a blob),
+   * and refuses early when they cannot fit the repository's quota (the exact check is at the link).
+   */
   async admitBlob(change: BlobPush): Promise<void> {
     veto(await this.#policy.blobPush?.(change));
+    const limit = await this.#quota?.(change.repository);
+    if (limit === undefined || change.size === 0) return;
+    if (change.final && change.digest !== undefined && (await this.#storage.links.has(change.repository, change.digest))) return;
+    const used = (await this.#storage.repositories.usage(change.repository))?.bytes ?? 0;
+    if (used + change.size > limit) throw await this.#overQuota(change.repository, change.size, used, limit);
   }
 
   /**
@@ -141,7 +161,10 @@ export class Changes {
       await links.delete(repository, digest);
       throw new RegistryError('UNAVAILABLE', 'the blob was collected while it was being linked; push it again', { headers: { 'Retry-After': '1' } });
     }
-    if (fresh) await this.#addUsage(repository, blob.size);
+    if (fresh && !(await this.#charge(repository, blob.size))) {
+      await links.delete(repository, digest);
+      throw await this.#overQuota(repository, blob.size);
+    }
     this.#emit({
       type: 'blob.pushed',
       repository,
@@ -161,6 +184,31 @@ export class Changes {
     if ('inUseBy' in outcome) throw this.integrity.inUse('blob', digest, outcome.inUseBy);
     await this.#addUsage(repository, -size);
     this.#emit({ type: 'blob.deleted', repository, digest, ...(actor.identity && { identity: actor.identity }) });
+  }
+
+  /**
+   * Adds bytes to the repository's usage, then compares the total the store answers with the
+   * quota: adding first makes the check exact however many pushes race. Over the quota, the bytes
+   * are taken back and `false` says the change must be undone.
+   */
+  async #charge(repository: string, bytes: number): Promise<boolean> {
+    const limit = await this.#quota?.(repository);
+    if (limit === undefined) {
+      await this.#addUsage(repository, bytes);
+      return true;
+    }
+    const after = await this.#storage.repositories.addUsage(repository, bytes);
+    if (after === undefined || after.bytes <= limit) return true;
+    await this.#addUsage(repository, -bytes);
+    return false;
+  }
+
+  async #overQuota(repository: string, bytes: number, used?: number, limit?: number): Promise<RegistryError> {
+    const max = limit ?? (await this.#quota?.(repository)) ?? 0;
+    const now = used ?? (await this.#storage.repositories.usage(repository))?.bytes ?? 0;
+    return new RegistryError('DENIED', `the quota of repository ${repository} is ${max} bytes; it holds ${now}, and this push needs ${bytes} more`, {
+      detail: { repository, quota: max, usage: now, needed: bytes },
+    });
   }
 
   /** Usage follows every change; it is an index (the collector corrects drift), so a failure here is logged, not answered. */

@@ -67,7 +67,7 @@ export function createContext(options: ResolvedOptions): Context {
   return {
     ...options,
     events,
-    changes: new Changes(options.storage, events, options.policy, options.logger),
+    changes: new Changes(options.storage, events, options.policy, options.logger, options.quota),
     async decide(req, accesses) {
       const call = { req } as Call;
       const { decision, granted } = await decide(call, accesses);

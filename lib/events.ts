@@ -91,6 +91,7 @@ export interface GcCompleted {
   blobsDeleted: number;
   bytesReclaimed: number;
   uploadsExpired: number;
+  usageCorrected: number;
   errors: number;
 }
 

@@ -41,6 +41,14 @@ export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> 
    * media types…), bytes about to be stored (sizes, quotas), a delete. See `Policy` (default: none).
    */
   policy?: Policy;
+  /**
+   * The most bytes a repository may hold (every blob linked into it and every manifest stored in
+   * it), or `undefined` for no limit: a function of the repository name, sync or async. A push that
+   * would exceed it is refused with `DENIED` (403): before any byte is stored when the request says
+   * its size, otherwise when the blob or manifest is about to become visible. Enforcement is exact
+   * under concurrent pushes and with many instances (default: no quota).
+   */
+  quota?: (repository: string) => number | undefined | Promise<number | undefined>;
   /** Where background problems are reported, e.g. a failed sweep of idle uploads (default: the console). */
   logger?: Logger;
 }
@@ -57,9 +65,10 @@ export interface ResolvedOptions {
   automaticMount: boolean;
   logger: Logger;
   policy: Policy;
+  quota: ((repository: string) => number | undefined | Promise<number | undefined>) | undefined;
 }
 
-const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'bodyTimeout', 'deletes', 'automaticMount', 'logger', 'policy'];
+const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'bodyTimeout', 'deletes', 'automaticMount', 'logger', 'policy', 'quota'];
 const STORES = ['blobs', 'uploads', 'manifests', 'tags', 'links', 'repositories'] as const;
 
 /**
@@ -90,7 +99,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) fail(`\`${name}\` must be a positive integer (got ${JSON.stringify(value)}).`);
     return value as number;
   };
-  const { authorize, challenge = 'Basic realm="berth"', publicPath, logger, deletes, automaticMount, policy } = o;
+  const { authorize, challenge = 'Basic realm="berth"', publicPath, logger, deletes, automaticMount, policy, quota } = o;
+  if (quota !== undefined && typeof quota !== 'function') fail('`quota` must be a function (repository) => bytes or undefined.');
   if (policy !== undefined) {
     if (typeof policy !== 'object' || policy === null) fail('`policy` must be an object of hooks: { manifestPush?, blobPush?, delete? }.');
     for (const [hook, value] of Object.entries(policy as Record<string, unknown>)) {
@@ -129,5 +139,6 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     automaticMount: (automaticMount as boolean | undefined) ?? true,
     logger: (log as Logger | undefined) ?? consoleLogger,
     policy: (policy as Policy | undefined) ?? {},
+    quota: quota as ResolvedOptions['quota'],
   };
 }

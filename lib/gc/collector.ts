@@ -47,6 +47,8 @@ export interface CollectionResult {
   blobsDeleted: number;
   bytesReclaimed: number;
   uploadsExpired: number;
+  /** Repositories whose usage had drifted (a crash between a change and its accounting) and was set right. */
+  usageCorrected: number;
   /** What went, up to 1,000 entries (`repository:tag`, `repository@digest`, `digest`). */
   removed: string[];
   /** Operations that failed (logged); the run went on. */
@@ -121,6 +123,7 @@ export function createCollector(options: CollectorOptions): Collector {
       blobsDeleted: 0,
       bytesReclaimed: 0,
       uploadsExpired: 0,
+      usageCorrected: 0,
       removed: [],
       errors: 0,
     };
@@ -260,6 +263,21 @@ export function createCollector(options: CollectorOptions): Collector {
         });
       }
     }
+
+    // 4. usage, recomputed from what the repository holds now; kept only if nothing changed it meanwhile
+    if (!dryRun) await guarded(`usage of ${repository}`, () => correctUsage(repository, result));
+  }
+
+  /** Sets a repository's usage to the bytes of its links and manifests, unless a change moved it during the count. */
+  async function correctUsage(repository: string, result: CollectionResult): Promise<void> {
+    const { repositories, links, blobs, manifests } = storage;
+    const before = await repositories.usage(repository);
+    if (!before) return;
+    let bytes = 0;
+    for await (const digest of pages((page) => links.list(repository, page))) bytes += (await blobs.stat(digest))?.size ?? 0;
+    for await (const digest of pages((page) => manifests.list(repository, page))) bytes += (await manifests.stat(repository, digest).catch(() => undefined))?.size ?? 0;
+    if (bytes === before.bytes) return;
+    if (await repositories.setUsage(repository, bytes, before.version)) result.usageCorrected++;
   }
 
   /** 4. blobs no repository links, once they are old enough. */

@@ -291,9 +291,10 @@ export function memoryStorage(): Storage {
       },
       async addUsage(name, delta) {
         const usage = repositories.get(name)?.usage;
-        if (!usage) return;
+        if (!usage) return undefined;
         usage.bytes += delta;
         usage.version++;
+        return { ...usage };
       },
       async setUsage(name, bytes, version) {
         const usage = repositories.get(name)?.usage;

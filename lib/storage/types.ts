@@ -247,8 +247,12 @@ export interface RepositoryStore {
    * stored in it), and a version that every change of them moves; `undefined` for an unknown repository.
    */
   usage(name: string): Promise<Usage | undefined>;
-  /** Adds `delta` (negative to subtract) to a known repository's usage, atomically, and moves its version. */
-  addUsage(name: string, delta: number): Promise<void>;
+  /**
+   * Adds `delta` (negative to subtract) to a known repository's usage, atomically, moves its version,
+   * and resolves to the usage after the change (`undefined` for an unknown repository). A quota
+   * check that adds first and then compares this result is exact however many writers race.
+   */
+  addUsage(name: string, delta: number): Promise<Usage | undefined>;
   /**
    * Sets the usage when its version is still `version` (nothing changed it since it was read), and
    * moves the version; `false` otherwise. Garbage collection corrects drift with it.

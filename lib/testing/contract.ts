@@ -466,13 +466,14 @@ export function testStorage(name: string, create: () => Promise<Storage>, option
         const after = await s.repositories.usage('contract/u');
         assert.equal(after?.bytes, 55, 'concurrent additions are all counted');
         assert.ok((after?.version ?? 0) > (start?.version ?? 0));
-        await s.repositories.addUsage('contract/u', -5);
+        const back = await s.repositories.addUsage('contract/u', -5);
+        assert.equal(back?.bytes, 50, 'an addition resolves to the usage after it');
         const stale = after?.version ?? 0;
         assert.equal(await s.repositories.setUsage('contract/u', 1, stale), false, 'a change since the read wins');
         const now = (await s.repositories.usage('contract/u'))?.version ?? -1;
         assert.equal(await s.repositories.setUsage('contract/u', 42, now), true);
         assert.equal((await s.repositories.usage('contract/u'))?.bytes, 42);
-        await s.repositories.addUsage('contract/nobody', 5);
+        assert.equal(await s.repositories.addUsage('contract/nobody', 5), undefined);
         assert.equal(await s.repositories.has('contract/nobody'), false, 'adding usage makes no repository known');
         await wipe('contract/u');
         assert.equal(await s.repositories.usage('contract/u'), undefined);

@@ -82,7 +82,10 @@ export class Catalog {
       addUsage: (name, delta) =>
         this.#serialised(name, async () => {
           const usage = await this.#readUsage(name);
-          if (usage) await this.#writeUsage(name, { bytes: usage.bytes + delta, version: usage.version + 1 });
+          if (!usage) return undefined;
+          const after = { bytes: usage.bytes + delta, version: usage.version + 1 };
+          await this.#writeUsage(name, after);
+          return after;
         }),
       setUsage: (name, bytes, version) =>
         this.#serialised(name, async () => {

@@ -41,7 +41,8 @@ export function mongoRepositories(connection: Connection): RepositoryStore {
 
     async addUsage(name, delta) {
       const mongo = await connection.get();
-      await mongo.repositories.updateOne({ _id: name }, { $inc: { usage: delta, usageVersion: 1 } }, { writeConcern: mongo.commit });
+      const doc = await mongo.repositories.findOneAndUpdate({ _id: name }, { $inc: { usage: delta, usageVersion: 1 } }, { returnDocument: 'after', writeConcern: mongo.commit });
+      return doc ? { bytes: doc.usage ?? 0, version: doc.usageVersion ?? 0 } : undefined;
     },
 
     async setUsage(name, bytes, version) {
