@@ -51,5 +51,36 @@ export { type TokenEndpoint, type TokenEndpointOptions, tokenEndpoint } from './
 export { type Collector, type CollectionResult, type CollectorOptions, type RunOptions, createCollector } from './gc/collector.js';
 export type { RetentionRule } from './gc/retention.js';
 export { type ArchiveLimits, type Kind, type PageShell, type Portal, type PortalOptions, type RepositorySummary, type TagSummary, createPortal } from './portal/index.js';
+export {
+  type ClaimedDelivery,
+  type Delivery,
+  type DeliveryQueue,
+  type DeliveryRecord,
+  type FsQueueOptions,
+  type MemoryQueueOptions,
+  type MongoDbLike,
+  type MongoQueueOptions,
+  type PayloadFormat,
+  type RepositoryEventType,
+  type RetryOptions,
+  type VerifyOptions,
+  type WebhookEndpoint,
+  type WebhookFilter,
+  type Webhooks,
+  type WebhooksOptions,
+  CLOUDEVENTS_TYPE,
+  DISTRIBUTION_TYPE,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  createWebhooks,
+  fsQueue,
+  memoryQueue,
+  mongoQueue,
+  signPayload,
+  verifyPayload,
+} from './webhooks/index.js';
 export { type Actor, type BlobPush, type Deletion, type ManifestPush, type Policy, type Verdict, type Veto, policies } from './policy.js';
 export type { Changes, Quota } from './changes.js';
+export { type MetricsOptions, type RegistryMetrics, type RegistryMetricsOptions, instrumentStorage, metricsHandler, registryMetrics } from './metrics/index.js';
+export { type LimitedEndpoint, type RateLimitOptions, type RateLimits, rateLimits } from './limits/index.js';
+export { type ReadinessOptions, healthHandler, readinessHandler } from './health.js';
