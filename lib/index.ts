@@ -79,6 +79,7 @@ export {
   signPayload,
   verifyPayload,
 } from './webhooks/index.js';
+export type { PullRequest, PullThrough } from './pull-through.js';
 export { type Actor, type BlobPush, type Deletion, type ManifestPush, type Policy, type Verdict, type Veto, policies } from './policy.js';
 export type { Changes, Quota } from './changes.js';
 export { type MetricsOptions, type RegistryMetrics, type RegistryMetricsOptions, instrumentStorage, metricsHandler, registryMetrics } from './metrics/index.js';

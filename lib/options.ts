@@ -2,6 +2,7 @@ import type { Authorize, Challenge } from './auth.js';
 import type { RegistryRequest } from './http.js';
 import { type Logger, consoleLogger } from './logger.js';
 import type { Policy } from './policy.js';
+import type { PullThrough } from './pull-through.js';
 import type { Storage } from './storage/types.js';
 
 export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> {
@@ -49,6 +50,8 @@ export interface RegistryOptions<Req extends RegistryRequest = RegistryRequest> 
    * under concurrent pushes and with many instances (default: no quota).
    */
   quota?: (repository: string) => number | undefined | Promise<number | undefined>;
+  /** Where pulls the store cannot answer fall through to: a pull-through cache of upstream registries (default: none). */
+  pullThrough?: PullThrough;
   /** Where background problems are reported, e.g. a failed sweep of idle uploads (default: the console). */
   logger?: Logger;
 }
@@ -66,9 +69,10 @@ export interface ResolvedOptions {
   logger: Logger;
   policy: Policy;
   quota: ((repository: string) => number | undefined | Promise<number | undefined>) | undefined;
+  pullThrough: PullThrough | undefined;
 }
 
-const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'bodyTimeout', 'deletes', 'automaticMount', 'logger', 'policy', 'quota'];
+const KNOWN = ['storage', 'authorize', 'challenge', 'publicPath', 'maxManifestBytes', 'uploadTimeout', 'bodyTimeout', 'deletes', 'automaticMount', 'logger', 'policy', 'quota', 'pullThrough'];
 const STORES = ['blobs', 'uploads', 'manifests', 'tags', 'links', 'repositories'] as const;
 
 /**
@@ -101,6 +105,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   };
   const { authorize, challenge = 'Basic realm="berth"', publicPath, logger, deletes, automaticMount, policy, quota } = o;
   if (quota !== undefined && typeof quota !== 'function') fail('`quota` must be a function (repository) => bytes or undefined.');
+  const { pullThrough } = o as { pullThrough?: Partial<PullThrough> };
+  if (pullThrough !== undefined && (typeof pullThrough.manifest !== 'function' || typeof pullThrough.blob !== 'function')) {
+    fail('`pullThrough` must have manifest(request) and blob(request) methods, e.g. a mirror from createMirror().');
+  }
   if (policy !== undefined) {
     if (typeof policy !== 'object' || policy === null) fail('`policy` must be an object of hooks: { manifestPush?, blobPush?, delete? }.');
     for (const [hook, value] of Object.entries(policy as Record<string, unknown>)) {
@@ -140,5 +148,6 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     logger: (log as Logger | undefined) ?? consoleLogger,
     policy: (policy as Policy | undefined) ?? {},
     quota: quota as ResolvedOptions['quota'],
+    pullThrough: pullThrough as PullThrough | undefined,
   };
 }

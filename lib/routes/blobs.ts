@@ -2,8 +2,9 @@ import { pipeline } from 'node:stream/promises';
 import { type Call, type Context, type Handler, actor } from '../context.js';
 import { type Digest, parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
-import { endEmpty, parseByteRange } from '../http.js';
-import type { BlobInfo } from '../storage/types.js';
+import type { Readable } from 'node:stream';
+import { endEmpty, parseByteRange, queryParam } from '../http.js';
+import type { BlobInfo, ByteRange } from '../storage/types.js';
 
 /** For content addressed by digest: it never changes, and a shared cache must not hand it to someone else. */
 export const IMMUTABLE = 'private, max-age=31536000, immutable';
@@ -12,15 +13,25 @@ export const IMMUTABLE = 'private, max-age=31536000, immutable';
 export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler; deleteBlob: Handler } {
 
   /** A blob is visible in a repository only once pushed or mounted there. */
-  async function find(call: Call, action: 'pull' | 'delete'): Promise<BlobInfo> {
+  async function find(call: Call, action: 'pull' | 'delete'): Promise<Pick<BlobInfo, 'digest' | 'size'>> {
+    return (await locate(call, action)).info;
+  }
+
+  /** The blob and how to read it: from the store, or, for a pull the store cannot answer, from the pull-through hook. */
+  async function locate(call: Call, action: 'pull' | 'delete'): Promise<{ info: Pick<BlobInfo, 'digest' | 'size'>; open: (range?: ByteRange) => Promise<Readable | undefined> }> {
     const digest = blobDigest(call.ref);
     await ctx.allow(call, [{ action, repository: call.name }]);
     const info = (await ctx.storage.links.has(call.name, digest)) ? await ctx.storage.blobs.stat(digest) : undefined;
-    if (!info) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
-    return info;
+    if (info) return { info, open: (range) => ctx.storage.blobs.open(digest, { signal: call.signal, ...(range && { range }) }) };
+    if (action === 'pull' && ctx.pullThrough) {
+      const ns = queryParam(call.query, 'ns');
+      const fetched = await ctx.pullThrough.blob({ ...actor(call), repository: call.name, digest, signal: call.signal, ...(ns !== undefined && { ns }) });
+      if (fetched) return { info: { digest, size: fetched.size }, open: (range) => fetched.open(range) };
+    }
+    throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
   }
 
-  function headers(call: Call, info: BlobInfo): void {
+  function headers(call: Call, info: Pick<BlobInfo, 'digest' | 'size'>): void {
     call.res.setHeader('Content-Type', 'application/octet-stream');
     call.res.setHeader('Docker-Content-Digest', info.digest);
     call.res.setHeader('ETag', `"${info.digest}"`);
@@ -31,14 +42,14 @@ export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler;
 
   return {
     async headBlob(call) {
-      const info = await find(call, 'pull');
+      const { info } = await locate(call, 'pull');
       headers(call, info);
       call.res.setHeader('Content-Length', info.size);
       call.res.end();
     },
 
     async getBlob(call) {
-      const info = await find(call, 'pull');
+      const { info, open } = await locate(call, 'pull');
       const { res } = call;
       const range = parseByteRange(call.req.headers.range, info.size);
       if (range === null) {
@@ -47,7 +58,7 @@ export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler;
           headers: { 'Content-Range': `bytes */${info.size}` },
         });
       }
-      const stream = await ctx.storage.blobs.open(info.digest, { signal: call.signal, ...(range && { range }) });
+      const stream = await open(range);
       if (!stream) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest: info.digest } });
       headers(call, info);
       if (range) {

@@ -2,7 +2,7 @@ import type { Access } from '../auth.js';
 import { type Call, type Context, type Handler, actor } from '../context.js';
 import { type Digest, algorithmOf, digestOf, looksLikeDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
-import { endEmpty, readSmallBody } from '../http.js';
+import { endEmpty, queryParam, readSmallBody } from '../http.js';
 import { PullRecorder } from '../pull-recorder.js';
 import { parseManifest } from '../manifest.js';
 import { isTag } from '../names.js';
@@ -20,6 +20,13 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
   async function digestFor({ name, ref }: Call): Promise<Digest | undefined> {
     if (looksLikeDigest(ref)) return blobDigest(ref);
     return isTag(ref) ? tags.get(name, ref) : undefined;
+  }
+
+  /** Lets a pull-through cache fetch or revalidate the manifest before the store is read. */
+  async function fallThrough(call: Call): Promise<void> {
+    if (!ctx.pullThrough || (!looksLikeDigest(call.ref) && !isTag(call.ref))) return;
+    const ns = queryParam(call.query, 'ns');
+    await ctx.pullThrough.manifest({ ...actor(call), repository: call.name, reference: call.ref, signal: call.signal, ...(ns !== undefined && { ns }) });
   }
 
   /** Sets the pull headers; `false` when `If-None-Match` already answered 304. */
@@ -54,6 +61,7 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
   return {
     async getManifest(call) {
       await ctx.allow(call, [{ action: 'pull', repository: call.name }]);
+      await fallThrough(call);
       const digest = await digestFor(call);
       const manifest = digest && (await manifests.get(call.name, digest));
       if (!manifest) throw unknown(call.ref);
@@ -72,6 +80,7 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
 
     async headManifest(call) {
       await ctx.allow(call, [{ action: 'pull', repository: call.name }]);
+      await fallThrough(call);
       const digest = await digestFor(call);
       const manifest = digest && (await manifests.stat(call.name, digest));
       if (!manifest) throw unknown(call.ref);
