@@ -7,16 +7,17 @@
 # or skip.
 #
 # Settings:
-#   BERTH_CLIENTS_MATRIX  space-separated store:auth pairs (default "fs:none mongo:none"). Stores: fs, memory, mongo
-#                         (MONGODB_URI if set, else a SecantusDB started for the run); auth: none, and basic/token
-#                         once the example app offers them (see TODO(auth) in scripts/clients/run.sh).
+#   BERTH_CLIENTS_MATRIX  space-separated store:auth pairs, default "fs:none fs:basic fs:token mongo:none
+#                         mongo:basic mongo:token". Stores: fs, memory, mongo (on MONGODB_URI if set, in a fresh
+#                         database; else on a SecantusDB started for the run). Auth: none (BERTH_AUTH=open), basic,
+#                         token (the example app's BERTH_AUTH; every client logs in first).
 #   BERTH_CLIENTS_CACHE   where the clients are cached (default .cache/clients/; CI clones afresh, so a directory
 #                         outside the clone makes later runs warm)
 #   BERTH_CLIENTS_APP_DIR the berth checkout to serve (default this one), and the other BERTH_CLIENTS_* settings of
 #                         scripts/clients/run.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
-MATRIX=${BERTH_CLIENTS_MATRIX:-fs:none mongo:none}
+MATRIX=${BERTH_CLIENTS_MATRIX:-fs:none fs:basic fs:token mongo:none mongo:basic mongo:token}
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
