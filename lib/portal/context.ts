@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Identity } from '../auth.js';
 import type { RegistryRequest } from '../http.js';
-import { Integrity } from '../integrity.js';
 import type { Storage } from '../storage/types.js';
 import { type Answer, Gate } from './access.js';
 import { Content } from './content.js';
@@ -32,7 +31,6 @@ export interface PortalContext {
   gate: Gate;
   index: SummaryIndex;
   content: Content;
-  integrity: Integrity;
 }
 
 export function createPortalContext(options: ResolvedPortalOptions): PortalContext {
@@ -43,7 +41,6 @@ export function createPortalContext(options: ResolvedPortalOptions): PortalConte
     gate: new Gate(options.authorize),
     index: new SummaryIndex(registry.storage, registry.events, options.logger),
     content: new Content(registry.storage, options.chartLimits),
-    integrity: new Integrity(registry.storage),
   };
 }
 

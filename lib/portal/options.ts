@@ -26,7 +26,7 @@ export interface PortalOptions<Req extends RegistryRequest = RegistryRequest> {
   registry: Registry;
   /**
    * The auth hook: the same function the registry was created with, so the portal asks the same
-   * questions and gets the same answers (default: `registry.authorize` when the registry exposes it).
+   * questions and gets the same answers (default: the registry's own, through `registry.decide`).
    */
   authorize?: Authorize<Req>;
   /** Shown in the header and page titles (default: `"berth"`). */
@@ -50,7 +50,7 @@ export interface PortalOptions<Req extends RegistryRequest = RegistryRequest> {
   layout?: (page: PageShell) => string;
   /** Browser uploads (default: on, 512 MiB per file, 20 files). `false` turns them off. */
   uploads?: boolean | { maxFileSize?: number; maxFiles?: number };
-  /** Deleting tags and manifests and retagging from the pages (default: `true`; `false` when the registry has `deletes: false`). */
+  /** Deleting tags and manifests and retagging from the pages (default: the registry's `deletes`). */
   deletes?: boolean;
   /** Repositories and tags per page (default: 50; the API takes up to 1000 with `n`). */
   pageSize?: number;
@@ -106,12 +106,17 @@ export function resolvePortalOptions(input: unknown): ResolvedPortalOptions {
       fail(`unknown option "${key}"${near ? `; did you mean "${near}"?` : ''}.`);
     }
   }
-  const registry = o.registry as (Registry & { authorize?: unknown }) | undefined;
-  if (typeof registry !== 'function' || typeof registry.storage !== 'object' || typeof registry.events !== 'object') {
+  const registry = o.registry as Registry | undefined;
+  if (typeof registry !== 'function' || typeof registry.storage !== 'object' || typeof registry.events !== 'object' || typeof registry.decide !== 'function') {
     fail('`registry` must be the router createRegistry() returned.');
   }
-  const authorize = o.authorize ?? registry?.authorize;
-  if (typeof authorize !== 'function') fail('pass the registry\'s auth hook as `authorize` (the same function given to createRegistry), so the portal shows each user only what the registry lets them do.');
+  // by default the registry's own answers: each user sees and changes exactly what the registry lets them
+  const fromRegistry: Authorize = async (req, accesses) => {
+    const { identity, invalid, granted } = await (registry as Registry).decide(req, accesses);
+    return { ...(identity !== undefined && { identity }), invalid, allowed: granted };
+  };
+  const authorize = o.authorize ?? fromRegistry;
+  if (typeof authorize !== 'function') fail('`authorize` must be a function (req, accesses) => decision; leave it out to use the registry\'s.');
   const text = (name: string, fallback?: string): string | undefined => {
     const value = o[name];
     if (value === undefined) return fallback;
@@ -157,7 +162,7 @@ export function resolvePortalOptions(input: unknown): ResolvedPortalOptions {
     stylesheets: stylesheets as string[],
     layout: o.layout as ResolvedPortalOptions['layout'],
     uploads,
-    deletes: (o.deletes as boolean | undefined) ?? true,
+    deletes: (o.deletes as boolean | undefined) ?? (registry as Registry).settings.deletes,
     pageSize: Math.min(positive(o.pageSize, 'pageSize', 50), 1000),
     chartLimits,
     refreshInterval,
