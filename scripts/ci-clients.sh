@@ -16,7 +16,7 @@
 #   BERTH_CLIENTS_APP_DIR the berth checkout to serve (default this one), and the other BERTH_CLIENTS_* settings of
 #                         scripts/clients/run.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 MATRIX=${BERTH_CLIENTS_MATRIX:-fs:none fs:basic fs:token mongo:none mongo:basic mongo:token}
 
 now() { date +%s.%N; }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/clients/*.sh (sourced): where the clients live and how to find them.
 # BERTH_CLIENTS_CACHE moves the cache (default .cache/clients in the repo, gitignored). CI clones the repo afresh
 # for every run, so point it at a directory outside the clone to reuse builds between CI runs.

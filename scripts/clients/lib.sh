@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the scenarios (sourced by run.sh). $R is the example app's host:port, $RL the same server through the
 # access-log proxy (access-log.ts), whose JSON lines are in $ACCESS_LOG. Scenarios run with `set -euo pipefail` in
 # a subshell inside their own empty directory, so any failing command fails the scenario.
@@ -61,6 +62,7 @@ scopes_of() {
 # curl_reg CURL_ARGS... URL: curl with the run's credentials for the URL (its last argument)
 curl_reg() {
   local auth=()
+  # shellcheck disable=SC2046 # one scope a word
   [ "$AUTH" = none ] || mapfile -t auth < <(auth_args $(scopes_of "${@: -1}"))
   curl -sS "${auth[@]}" "$@"
 }

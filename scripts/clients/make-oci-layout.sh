@@ -12,7 +12,7 @@ mkdir -p "$out/blobs/sha256"
 # store FILE: moves FILE into the layout's blobs and prints "sha256:<hex> <size>"
 store() { local sum size; sum=$(sha256sum "$1"); sum=${sum%% *}; size=$(stat -c %s "$1"); mv "$1" "$out/blobs/sha256/$sum"; echo "sha256:$sum $size"; }
 
-layers= diff_ids= n=0
+layers='' diff_ids='' n=0
 IFS=, read -ra sizes <<< "$bytes"
 for size in "${sizes[@]}"; do
   n=$((n + 1))

@@ -53,7 +53,7 @@ mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$WORK/containers" "$WORK/scenarios" && chmo
 echo '{"auths":{}}' > "$REGISTRY_AUTH_FILE"
 rm -rf "$RESULTS" && mkdir -p "$RESULTS" && RESULTS=$(cd "$RESULTS" && pwd)
 
-server_pid= proxy_pid= mongo_port= mongo_db=
+server_pid='' proxy_pid='' mongo_port='' mongo_db=''
 cleanup() {
   local pid
   for pid in "$proxy_pid" "$server_pid"; do

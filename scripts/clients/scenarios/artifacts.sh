@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Artifact scenarios: oras push/pull, attach/discover through the Referrers API and the referrers tag schema, cp.
 
 # make_files: three files of different kinds in the current directory

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helm scenarios, for helm v3 and v4: charts packaged offline, pushed, pulled byte-identical, shown, templated from
 # oci://, versions resolved from the tag list; the other major version pulls the same chart.
 

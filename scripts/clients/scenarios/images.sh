@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Image scenarios: skopeo, crane, regctl, podman, buildah. (Sourced by run.sh; see lib.sh for the helpers.)
 
 scenario images_layout_roundtrip "skopeo: an offline OCI layout pushed, then pulled back byte-identical"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Pagination scenarios: tag lists and the catalog longer than one page. berth pages only when a client asks (`n`),
 # so: crane asks for pages of 1000 and follows `Link` (checked in the access log), regctl asks for explicit pages
 # (--limit, --last), oras asks for everything at once (and --last), and curl follows `Link` through pages of 50 and 100.

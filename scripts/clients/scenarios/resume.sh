@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Interrupted pushes: a client killed (SIGKILL) in the middle of a layer upload, through a proxy that slows bodies
 # down so the kill lands mid-transfer. Nothing partial may become visible; the layers finished before the kill stay;
 # the push is then completed, by re-running the client, or by resuming the upload session the client left.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Signature scenarios: cosign v2 (keys generated offline, no transparency log) and notation (test certificates),
 # each through the referrers tag schema and the Referrers API, and refusals of a wrong key and of an unsigned image.
 # Keys, certificates and trust policies live in the scenario's own directory.
@@ -48,13 +49,13 @@ cosign_refused() {
 }
 
 # notation_setup: notation's config in ./notation-config, a test key and certificate `test.local` (the default
-# signing key, trusted through the trust store ca:test.local), and a trust policy that trusts only STORE (default
-# test.local) for every repository
+# signing key, in the trust store ca:test.local), and a trust policy that trusts ca:test.local for every repository
 notation_setup() {
   export XDG_CONFIG_HOME=$PWD/notation-config
   notation cert generate-test --default test.local
-  notation_trust "${1:-test.local}"
+  notation_trust test.local
 }
+# notation_trust NAME: the trust policy, trusting only the trust store ca:NAME
 notation_trust() {
   cat > policy.json <<EOF
 {"version":"1.0","trustPolicies":[{"name":"berth-ci","registryScopes":["*"],
