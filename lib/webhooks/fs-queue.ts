@@ -181,8 +181,8 @@ function parse(raw: Record<string, unknown>): Delivery {
     contentType: contentType as string,
     attempts,
     createdAt: new Date(createdAt as string),
-    // a delivery a dead process held is due now: its lease died with it
-    dueAt: new Date(Math.min(Date.parse(dueAt as string), Date.now())),
+    // claims are not written down: a delivery a dead process held is due at its file's time, which has passed
+    dueAt: new Date(dueAt as string),
     ...(typeof lastError === 'string' && { lastError }),
   };
 }
