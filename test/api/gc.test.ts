@@ -27,6 +27,10 @@ for (const kind of testStores()) {
       assert.equal((await reg.req('DELETE', `/v2/gc/app/manifests/${gone.digest}`)).status, 202);
       const shared = digestOf('shared layer');
       await reg.pushBlob('gc/other', 'shared layer');
+      // bytes committed but never linked (a crash between the commit and the link)
+      const { Readable } = await import('node:stream');
+      const unlinked = digestOf('committed, never linked') as `${string}:${string}`;
+      await store.storage.blobs.put(unlinked, Readable.from([Buffer.from('committed, never linked')]));
       const young = createCollector({ registry: reg.registry, grace: 60_000 });
       const before = await young.run();
       assert.equal(before.blobsDeleted + before.linksRemoved, 0, 'nothing young goes');
@@ -41,8 +45,9 @@ for (const kind of testStores()) {
       assert.equal(result.skipped, undefined);
       // the orphan, the deleted image's config and layer, and gc/other's link to the shared layer
       assert.equal(result.linksRemoved, 4, result.removed.join('\n'));
-      assert.equal(result.blobsDeleted, 3, result.removed.join('\n'));
-      assert.equal(result.bytesReclaimed, 'an abandoned push'.length + gone.config.size + 'old layer'.length);
+      assert.equal(result.blobsDeleted, 4, result.removed.join('\n'));
+      assert.equal(result.bytesReclaimed, 'an abandoned push'.length + gone.config.size + 'old layer'.length + 'committed, never linked'.length);
+      assert.equal(await store.storage.blobs.stat(unlinked), undefined, 'bytes committed but never linked are reclaimed');
       for (const blob of [orphan, gone.config.digest, digestOf('old layer')]) assert.equal(await status(`/v2/gc/app/blobs/${blob}`), 404);
       assert.equal(await status(`/v2/gc/other/blobs/${shared}`), 404, 'unreferenced in gc/other');
       // everything live reads back
