@@ -2,6 +2,7 @@ import type { Digest } from './digest.js';
 import { RegistryError } from './errors.js';
 import type { NewEvent, RegistryEvents } from './events.js';
 import { Integrity, unknownReferences } from './integrity.js';
+import { who } from './request-id.js';
 import type { Logger } from './logger.js';
 import type { Actor, BlobPush, Deletion, ManifestPush, Policy, Verdict } from './policy.js';
 import type { NewManifest, Storage } from './storage/types.js';
@@ -83,7 +84,7 @@ export class Changes {
       if (attempt === ATTEMPTS) throw new RegistryError('MANIFEST_UNKNOWN', 'the manifest was deleted while it was being tagged; push it again', { status: 409, detail: { digest } });
     }
 
-    const who = actor.identity && { identity: actor.identity };
+    const caller = who(actor);
     this.#emit({
       type: 'manifest.pushed',
       repository,
@@ -94,11 +95,11 @@ export class Changes {
       created,
       ...(record.artifactType !== undefined && { artifactType: record.artifactType }),
       ...(record.subject !== undefined && { subject: record.subject }),
-      ...who,
+      ...caller,
     });
     for (const tag of tags) {
       const before = previous.get(tag);
-      if (before !== digest) this.#emit({ type: 'tag.pushed', repository, tag, digest, ...(before !== undefined && { previous: before }), ...who });
+      if (before !== digest) this.#emit({ type: 'tag.pushed', repository, tag, digest, ...(before !== undefined && { previous: before }), ...caller });
     }
     return { created };
   }
@@ -110,7 +111,7 @@ export class Changes {
     veto(await this.#policy.delete?.({ ...actor, repository, kind: 'tag', tag, digest }));
     const removed = await this.#storage.tags.delete(repository, tag, digest);
     if (removed === undefined) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { reference: tag } });
-    this.#emit({ type: 'tag.deleted', repository, tag, digest: removed, ...(actor.identity && { identity: actor.identity }) });
+    this.#emit({ type: 'tag.deleted', repository, tag, digest: removed, ...who(actor) });
     return removed;
   }
 
@@ -131,7 +132,7 @@ export class Changes {
       digest,
       mediaType: outcome.deleted.mediaType,
       tags: outcome.deleted.tags,
-      ...(actor.identity && { identity: actor.identity }),
+      ...who(actor),
     });
   }
 
@@ -171,7 +172,7 @@ export class Changes {
       digest,
       size: blob.size,
       ...(mountedFrom !== undefined && { mountedFrom }),
-      ...(actor.identity && { identity: actor.identity }),
+      ...who(actor),
     });
   }
 
@@ -183,7 +184,7 @@ export class Changes {
     if (!outcome) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
     if ('inUseBy' in outcome) throw this.integrity.inUse('blob', digest, outcome.inUseBy);
     await this.#addUsage(repository, -size);
-    this.#emit({ type: 'blob.deleted', repository, digest, ...(actor.identity && { identity: actor.identity }) });
+    this.#emit({ type: 'blob.deleted', repository, digest, ...who(actor) });
   }
 
   /**

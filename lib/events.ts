@@ -11,6 +11,8 @@ interface EventBase {
   repository: string;
   /** The caller, as the authorize hook established it; absent for an anonymous one. */
   identity?: Identity;
+  /** The request that made the change (as in access lines and `X-Request-Id`); absent for host jobs such as the collector. */
+  requestId?: string;
 }
 
 /** A manifest became visible in a repository, by tag or by digest (`tags` may be empty). */

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Access, Challenge, Identity } from './auth.js';
 import type { Changes } from './changes.js';
@@ -8,6 +7,7 @@ import type { RegistryEvents } from './events.js';
 import { clientWentAway, storeFailure } from './failures.js';
 import { type RegistryRequest, declaresBody, endAfterDraining, guardBody } from './http.js';
 import { isRepositoryName } from './names.js';
+import { requestIdOf } from './request-id.js';
 import { type RegistryOptions, resolveOptions } from './options.js';
 import { baseRoutes } from './routes/base.js';
 import { blobRoutes } from './routes/blobs.js';
@@ -184,13 +184,8 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
   });
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
-/** The client's `X-Request-Id` when it looks like one (so logs of a proxy and of berth line up), or a new one. */
-function requestIdOf(req: RegistryRequest): string {
-  const given = req.headers['x-request-id'];
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-}
+/** Bytes read from each connection when its last request was done. */
+const socketMarks = new WeakMap<object, number>();
 
 /**
  * When the response is done (or the client gone), announces `request.completed` and writes one
@@ -204,9 +199,11 @@ function report(
 ): void {
   const started = process.hrtime.bigint();
   const socket = req.socket;
-  const readBefore = socket.bytesRead;
+  // the parser has already read what arrived with the headers: count from where the last request on this connection ended
+  const readBefore = socketMarks.get(socket) ?? 0;
   const writtenBefore = socket.bytesWritten;
   res.once('close', () => {
+    socketMarks.set(socket, socket.bytesRead);
     const { requestId, route, code, repository, identity } = what();
     const line = {
       requestId,

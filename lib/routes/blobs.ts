@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import { type Call, type Context, type Handler, actor } from '../context.js';
+import { who } from '../request-id.js';
 import { type Digest, parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
 import type { Readable } from 'node:stream';
@@ -77,7 +78,7 @@ export function blobRoutes(ctx: Context): { getBlob: Handler; headBlob: Handler;
           return false;
         },
       );
-      if (sent && !range) ctx.events.emit({ type: 'blob.pulled', repository: call.name, digest: info.digest, size: info.size, ...(call.identity && { identity: call.identity }) });
+      if (sent && !range) ctx.events.emit({ type: 'blob.pulled', repository: call.name, digest: info.digest, size: info.size, ...who(actor(call)) });
     },
 
     async deleteBlob(call) {

@@ -1,5 +1,6 @@
 import type { Access } from '../auth.js';
 import { type Call, type Context, type Handler, actor } from '../context.js';
+import { who } from '../request-id.js';
 import { type Digest, algorithmOf, digestOf, looksLikeDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
 import { endEmpty, queryParam, readSmallBody } from '../http.js';
@@ -74,7 +75,7 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
         digest: manifest.digest,
         size: manifest.size,
         ...(!looksLikeDigest(call.ref) && { tag: call.ref }),
-        ...(call.identity && { identity: call.identity }),
+        ...who(actor(call)),
       });
     },
 

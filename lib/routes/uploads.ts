@@ -1,6 +1,7 @@
 import { Writable, pipeline } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { type Call, type Context, type Handler, actor } from '../context.js';
+import { who } from '../request-id.js';
 import { type Algorithm, type Digest, algorithmOf, parseDigest } from '../digest.js';
 import { RegistryError } from '../errors.js';
 import { contentLength, endEmpty, feed, hasNoBody, parseContentRange, queryParam, uploadRange } from '../http.js';
@@ -233,7 +234,7 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
         Range: uploadRange(0),
         'Docker-Upload-UUID': upload.id,
       });
-      ctx.events.emit({ type: 'upload.started', repository: call.name, upload: upload.id, ...(call.identity && { identity: call.identity }) });
+      ctx.events.emit({ type: 'upload.started', repository: call.name, upload: upload.id, ...who(actor(call)) });
     },
 
     async uploadStatus(call) {

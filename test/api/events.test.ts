@@ -114,10 +114,12 @@ describe('request reports and access lines', () => {
     const lines: Record<string, unknown>[] = [];
     const logger = { warn: () => undefined, error: () => undefined, info: (obj: unknown) => void lines.push(obj as Record<string, unknown>) };
     const reg = await startRegistry({ logger });
-    const completed: { route: string; status: number; requestId: string; bytesOut: number; repository?: string; code?: string }[] = [];
+    const completed: { route: string; status: number; requestId: string; bytesIn: number; bytesOut: number; repository?: string; code?: string }[] = [];
     const all: string[] = [];
     reg.registry.events.on('request.completed', (e) => void completed.push(e));
+    const pulled: (string | undefined)[] = [];
     reg.registry.events.on('*', (e) => void all.push(e.type));
+    reg.registry.events.on('manifest.pulled', (e) => void pulled.push(e.requestId));
     try {
       const image = await reg.pushImage('log/repo', { tag: 'v1' });
       lines.length = 0;
@@ -141,6 +143,13 @@ describe('request reports and access lines', () => {
       assert.equal(lines[0]?.requestId, 'trace-123');
       assert.equal(lines[0]?.url, '/v2/log/repo/manifests/v1');
       assert.ok(!all.includes('request.completed'), "'*' listeners get repository events only");
+      assert.deepEqual(pulled, ['trace-123'], 'repository events carry the request id');
+      // a body counts in full, also the part that arrived with the headers
+      completed.length = 0;
+      const body = Buffer.alloc(5000, 1);
+      await reg.req('POST', `/v2/log/repo/blobs/uploads/?digest=${digestOf(body)}`, { body });
+      await new Promise((r) => setTimeout(r, 30));
+      assert.ok((completed[0]?.bytesIn ?? 0) >= 5000, `bytesIn ${completed[0]?.bytesIn}`);
     } finally {
       await reg.close();
     }
