@@ -123,7 +123,8 @@ export type RegistryEvent = ManifestPushed | TagPushed | ManifestDeleted | TagDe
 /** Every event, the registry-wide ones (`gc.completed`) included; those have no repository and only reach their own listeners. */
 export type AnyEvent = RegistryEvent | GcCompleted | RequestCompleted;
 export type EventType = AnyEvent['type'];
-export type EventOf<T extends EventType> = Extract<AnyEvent, { type: T }>;
+/** The event a listener of `T` gets (`manifest.pulled` and `blob.pulled` share one shape). */
+export type EventOf<T extends EventType> = AnyEvent extends infer E ? (E extends AnyEvent ? (T extends E['type'] ? E : never) : never) : never;
 export type Listener<E> = (event: E) => void | Promise<void>;
 
 /** What a route hands over: the event without the fields every event gets. */
