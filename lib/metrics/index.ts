@@ -79,7 +79,7 @@ export function registryMetrics(options: RegistryMetricsOptions): RegistryMetric
       gcLast.set(e.time.getTime() / 1000);
       if (e.errors > 0) gcErrors.inc(e.errors);
       if (e.dryRun) return;
-      const removed = { tags: e.tagsDeleted, manifests: e.manifestsDeleted, links: e.linksRemoved, blobs: e.blobsDeleted, uploads: e.uploadsExpired };
+      const removed = { tags: e.tagsDeleted, manifests: e.manifestsDeleted, links: e.linksRemoved, blobs: e.blobsDeleted, uploads: e.uploadsExpired, usage: e.usageCorrected };
       for (const [kind, count] of Object.entries(removed)) if (count > 0) gcRemoved.inc({ kind }, count);
       if (e.bytesReclaimed > 0) gcBytes.inc(e.bytesReclaimed);
     }),
