@@ -80,6 +80,7 @@ export {
   verifyPayload,
 } from './webhooks/index.js';
 export type { PullRequest, PullThrough } from './pull-through.js';
+export { type Mirror, type MirrorOptions, type MirrorUpstream, type UpstreamCredentials, type UpstreamTls, createMirror } from './mirror/index.js';
 export { type Actor, type BlobPush, type Deletion, type ManifestPush, type Policy, type Verdict, type Veto, policies } from './policy.js';
 export type { Changes, Quota } from './changes.js';
 export { type MetricsOptions, type RegistryMetrics, type RegistryMetricsOptions, instrumentStorage, metricsHandler, registryMetrics } from './metrics/index.js';
