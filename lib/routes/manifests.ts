@@ -85,7 +85,10 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       const digest = await digestFor(call);
       const manifest = digest && (await manifests.stat(call.name, digest));
       if (!manifest) throw unknown(call.ref);
-      if (describe(call, manifest)) call.res.end();
+      if (!describe(call, manifest)) return;
+      call.res.end();
+      // containerd resolves a tag with HEAD, then GETs by digest: its pulls count as pulls of the tag
+      if (!looksLikeDigest(call.ref)) pulls.record(call.name, call.ref);
     },
 
     async putManifest(call) {
