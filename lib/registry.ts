@@ -99,10 +99,18 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
   const ctx = createContext(resolveOptions(options));
   const { table, sweep } = routes(ctx);
   let initialised: Promise<void> | undefined;
-  const init = () => (initialised ??= Promise.resolve(ctx.storage.init?.()).catch((err: unknown) => {
-    initialised = undefined; // a failed start (database down) is retried by the next request
-    throw err;
-  }));
+  /** Set once the store is ready, so a request goes straight to its handler (no promise hop). */
+  let ready = false;
+  const init = () =>
+    (initialised ??= Promise.resolve(ctx.storage.init?.()).then(
+      () => {
+        ready = true;
+      },
+      (err: unknown) => {
+        initialised = undefined; // a failed start (database down) is retried by the next request
+        throw err;
+      },
+    ));
 
   function registry(req: RegistryRequest, res: ServerResponse, next: Next): void {
     const url = req.url ?? '/';
@@ -123,7 +131,7 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
     const call: Partial<Call> = {};
     const requestId = requestIdOf(req);
     res.setHeader('X-Request-Id', requestId);
-    report(ctx, req, res, () => ({ requestId, route: label, code, repository: name || undefined, identity: call.identity }));
+    const closed = report(ctx, req, res, () => ({ requestId, route: label, code, repository: name || undefined, identity: call.identity }));
     const failed = (err: unknown) => {
       let answer: RegistryError | RegistryErrors;
       if (err instanceof RegistryError || err instanceof RegistryErrors) {
@@ -160,11 +168,32 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
       if (route.named && !isRepositoryName(name)) {
         throw new RegistryError('NAME_INVALID', undefined, { detail: { name } });
       }
-      Object.assign(call, { req, res, name, ref: match[2] ?? '', query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), signal: disconnected(res) });
+      call.req = req;
+      call.res = res;
+      call.name = name;
+      call.ref = match[2] ?? '';
+      call.query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+      // made when a handler first asks for it: most requests (manifest and blob HEAD/GET by cache) never do
+      let controller: AbortController | undefined;
+      Object.defineProperty(call, 'signal', {
+        enumerable: true,
+        get: () => {
+          if (!controller) {
+            controller = new AbortController();
+            if (closed.early) controller.abort(new Error('the client went away'));
+            else closed.onEarly = () => controller?.abort(new Error('the client went away'));
+          }
+          return controller.signal;
+        },
+      });
       guardBody(req, ctx.bodyTimeout);
-      init()
-        .then(() => handler(call as Call))
-        .catch(failed);
+      if (ready) {
+        handler(call as Call).catch(failed);
+      } else {
+        init()
+          .then(() => handler(call as Call))
+          .catch(failed);
+      }
     } catch (err) {
       failed(err);
     }
@@ -187,23 +216,38 @@ export function createRegistry<Req extends RegistryRequest = RegistryRequest>(op
 /** Bytes read from each connection when its last request was done. */
 const socketMarks = new WeakMap<object, number>();
 
+/** How a response ended, for a signal a handler may ask for later. */
+interface Closing {
+  /** The connection closed before the response was finished (the client went away). */
+  early: boolean;
+  onEarly?: () => void;
+}
+
 /**
  * When the response is done (or the client gone), announces `request.completed` and writes one
  * access line through `logger.info`, when the logger has one (pino does; the console default does not).
+ * One `close` listener per request serves both this and the request's abort signal.
  */
 function report(
   ctx: Context,
   req: RegistryRequest,
   res: ServerResponse,
   what: () => { requestId: string; route: string; code: string | undefined; repository: string | undefined; identity: Identity | undefined },
-): void {
+): Closing {
   const started = process.hrtime.bigint();
   const socket = req.socket;
   // the parser has already read what arrived with the headers: count from where the last request on this connection ended
   const readBefore = socketMarks.get(socket) ?? 0;
   const writtenBefore = socket.bytesWritten;
+  const closing: Closing = { early: false };
   res.once('close', () => {
     socketMarks.set(socket, socket.bytesRead);
+    if (!res.writableFinished) {
+      closing.early = true;
+      closing.onEarly?.();
+    }
+    const logs = ctx.logger.info !== undefined;
+    if (!logs && !ctx.events.wanted('request.completed')) return;
     const { requestId, route, code, repository, identity } = what();
     const line = {
       requestId,
@@ -218,17 +262,9 @@ function report(
       ...(identity !== undefined && { identity }),
     };
     ctx.events.emit({ type: 'request.completed', ...line });
-    ctx.logger.info?.({ ...line, url: req.url, identity: identity?.name }, 'registry request');
+    if (logs) ctx.logger.info?.({ ...line, url: req.url, identity: identity?.name }, 'registry request');
   });
-}
-
-/** A signal aborted when the connection closes before the response is finished (the client went away). */
-function disconnected(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort(new Error('the client went away'));
-  });
-  return controller.signal;
+  return closing;
 }
 
 function dispatch(table: Route[], method: string, path: string): { route: Route; handler: Handler; match: RegExpExecArray } {

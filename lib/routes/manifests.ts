@@ -68,13 +68,16 @@ export function manifestRoutes(ctx: Context): { getManifest: Handler; headManife
       if (!manifest) throw unknown(call.ref);
       if (!describe(call, manifest)) return;
       call.res.end(manifest.body);
-      if (!looksLikeDigest(call.ref)) pulls.record(call.name, call.ref);
+      const byTag = !looksLikeDigest(call.ref);
+      if (byTag) pulls.record(call.name, call.ref);
+      // a pull is a hot path: the event is built only when someone listens
+      if (!ctx.events.wanted('manifest.pulled')) return;
       ctx.events.emit({
         type: 'manifest.pulled',
         repository: call.name,
         digest: manifest.digest,
         size: manifest.size,
-        ...(!looksLikeDigest(call.ref) && { tag: call.ref }),
+        ...(byTag && { tag: call.ref }),
         ...who(actor(call)),
       });
     },

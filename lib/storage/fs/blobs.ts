@@ -1,24 +1,31 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../../digest.js';
 import type { BlobInfo, BlobStore, Page } from '../types.js';
-import { type Files, entries, isMissing, removeIfExists } from './files.js';
+import { type RecordCache, keys } from './cache.js';
+import { BatchWriter, type Files, entries, isMissing, removeIfExists } from './files.js';
 import { type Layout, digestFrom } from './layout.js';
 
 export const READ_CHUNK = 1024 * 1024;
 
 /** Content-addressed blobs: `blobs/<alg>/<2 hex>/<hex>`, each renamed into place once complete. */
-export function fsBlobs(layout: Layout, files: Files, fsync: boolean): BlobStore {
+export function fsBlobs(layout: Layout, files: Files, fsync: boolean, cache: RecordCache): BlobStore {
+  async function statDisk(digest: Digest): Promise<BlobInfo | undefined> {
+    try {
+      const s = await stat(layout.blob(digest));
+      return { digest, size: s.size, createdAt: s.mtime };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
   return {
     async stat(digest) {
-      try {
-        const s = await stat(layout.blob(digest));
-        return { digest, size: s.size, createdAt: s.mtime };
-      } catch (err) {
-        if (isMissing(err)) return undefined;
-        throw err;
-      }
+      // statDisk builds the path (which validates the digest) on a miss: only validated keys are ever cached
+      const info = await cache.get(keys.blob(digest), () => statDisk(digest), () => 96);
+      return info && { ...info };
     },
 
     async open(digest, options = {}) {
@@ -42,7 +49,7 @@ export function fsBlobs(layout: Layout, files: Files, fsync: boolean): BlobStore
     async put(digest, body, options = {}) {
       const target = layout.blob(digest);
       const tmp = files.staging();
-      const file = createWriteStream(tmp, { flags: 'wx', flush: fsync });
+      const file = new BatchWriter(tmp, { flags: 'wx', sync: fsync });
       try {
         await pipeline(body, file, options.signal ? { signal: options.signal } : {});
       } catch (err) {
@@ -51,11 +58,14 @@ export function fsBlobs(layout: Layout, files: Files, fsync: boolean): BlobStore
       }
       // same content either way, so replacing a blob another writer just stored is harmless
       await files.place(tmp, target);
+      cache.drop(keys.blob(digest));
       return (await this.stat(digest)) as BlobInfo;
     },
 
     async delete(digest) {
-      return removeIfExists(layout.blob(digest));
+      const removed = await removeIfExists(layout.blob(digest));
+      cache.drop(keys.blob(digest));
+      return removed;
     },
 
     async list(page) {

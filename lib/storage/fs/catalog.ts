@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { byteOrder, paginate } from '../page.js';
 import type { RepositoryStore, Usage } from '../types.js';
+import { type RecordCache, keys } from './cache.js';
 import { type Files, entries, exists, readIfExists, removeIfExists } from './files.js';
 import { type Layout, RECORD_DIRECTORIES, nameFromCatalog } from './layout.js';
 import { digestsUnder } from './manifests.js';
@@ -21,14 +22,16 @@ export class Catalog {
   readonly #layout: Layout;
   readonly #files: Files;
   readonly #cache: CatalogCache;
+  readonly #records: RecordCache;
   /** Names known to exist, so pushes to a known repository skip the file system. */
   readonly #known = new Set<string>();
   readonly #usageQueue = new Map<string, Promise<unknown>>();
 
-  constructor(layout: Layout, files: Files, cache: CatalogCache) {
+  constructor(layout: Layout, files: Files, cache: CatalogCache, records: RecordCache) {
     this.#layout = layout;
     this.#files = files;
     this.#cache = cache;
+    this.#records = records;
   }
 
   /** Makes `name` known (after a write into it). */
@@ -75,6 +78,7 @@ export class Catalog {
         for (const part of RECORD_DIRECTORIES) {
           await rm(layout.repository(name, part), { recursive: true, force: true });
         }
+        this.#records.dropPrefix(keys.repository(name));
         return existed;
       },
       // the usage lives in the catalog entry itself, as JSON; an empty entry is a repository with no usage yet

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { close as closeFd, fdatasync, open as openFd, writev } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
 
 /**
  * File primitives of the fs store. Every file appears by `rename` from a staging directory on the
@@ -178,5 +180,85 @@ export async function entries(dir: string): Promise<string[]> {
   } catch (err) {
     if (isMissing(err)) return [];
     throw err;
+  }
+}
+
+/** Bytes gathered before one `writev`: a network read is 16-64 KiB, and each write is a thread-pool round trip. */
+const BATCH = 1024 * 1024;
+
+/**
+ * Writes a stream into a file from `start`, gathering what arrives into batches of about 1 MiB
+ * written with one `writev` each (the chunks themselves, not copies), instead of one write per
+ * network read. `flags` as for `open` (`'r+'` continues an upload, `'wx'` creates a file). With
+ * `sync`, the data reaches the disk before the stream finishes.
+ */
+export class BatchWriter extends Writable {
+  /** Bytes written to the file so far. */
+  bytesWritten = 0;
+  readonly #path: string;
+  readonly #flags: string;
+  readonly #sync: boolean;
+  #fd = -1;
+  #position: number;
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+
+  constructor(path: string, options: { start?: number; flags: string; sync?: boolean }) {
+    super({ highWaterMark: BATCH });
+    this.#path = path;
+    this.#flags = options.flags;
+    this.#sync = options.sync ?? false;
+    this.#position = options.start ?? 0;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    openFd(this.#path, this.#flags, 0o644, (err, fd) => {
+      if (err) return callback(err);
+      this.#fd = fd;
+      callback();
+    });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#pending.push(chunk);
+    this.#pendingBytes += chunk.length;
+    if (this.#pendingBytes >= BATCH) this.#flush(callback);
+    else callback();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#flush((err) => {
+      if (err || !this.#sync) return callback(err);
+      fdatasync(this.#fd, (syncErr) => callback(syncErr));
+    });
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#pending = [];
+    if (this.#fd < 0) return callback(error);
+    const fd = this.#fd;
+    this.#fd = -1;
+    closeFd(fd, (err) => callback(error ?? err));
+  }
+
+  #flush(callback: (error?: Error | null) => void): void {
+    const chunks = this.#pending;
+    if (chunks.length === 0) return callback();
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const write = (parts: Buffer[]): void => {
+      writev(this.#fd, parts, this.#position, (err, written) => {
+        if (err) return callback(err);
+        this.#position += written;
+        this.bytesWritten += written;
+        // a short write (rare on regular files): write the rest
+        let rest = written;
+        while (parts.length > 0 && rest >= (parts[0] as Buffer).length) rest -= (parts.shift() as Buffer).length;
+        if (parts.length === 0) return callback();
+        parts[0] = (parts[0] as Buffer).subarray(rest);
+        write(parts);
+      });
+    };
+    write(chunks);
   }
 }

@@ -1,8 +1,9 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRepositoryName } from '../../names.js';
-import type { Storage } from '../types.js';
+import type { Storage, UploadInfo } from '../types.js';
 import { fsBlobs } from './blobs.js';
+import { RecordCache } from './cache.js';
 import { Catalog, type CatalogCache } from './catalog.js';
 import { Files } from './files.js';
 import { Layout } from './layout.js';
@@ -13,14 +14,21 @@ import { fsTags } from './tags.js';
 import { RootLock } from './lock.js';
 import { fsUploads } from './uploads.js';
 
-/** Per root, what every store on that root in this process shares: its upload locks and its catalog index. */
-const shared = new Map<string, { uploadLocks: Map<string, Promise<unknown>>; catalog: CatalogCache }>();
+/** Per root, what every store on that root in this process shares: its upload locks, uploads, catalog index and record cache. */
+const shared = new Map<string, { uploadLocks: Map<string, Promise<unknown>>; uploads: Map<string, UploadInfo>; catalog: CatalogCache; cache: RecordCache }>();
 
 export interface FsStorageOptions {
   /** Directory that holds everything; created if missing. */
   root: string;
   /** fsync data and metadata before they become visible, so a crash never exposes a torn file (default: `true`). */
   fsync?: boolean;
+  /**
+   * Bytes of records (manifests, tags, referrer lists, blob sizes, links) kept in memory once read,
+   * so pulls by tag or digest read no file (default 64 MiB; `0` reads every record from disk). The
+   * root's lock keeps other processes out, so every change passes through this process and drops
+   * what it changes; the cache is shared by every store on the root in the process.
+   */
+  cacheBytes?: number;
 }
 
 /**
@@ -37,25 +45,32 @@ export function fsStorage(options: FsStorageOptions): Storage {
   const fsync = options.fsync ?? true;
   const layout = new Layout(root);
   const files = new Files(layout.inside('tmp'), fsync);
-  const state = shared.get(layout.root) ?? { uploadLocks: new Map<string, Promise<unknown>>(), catalog: {} };
+  const cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024;
+  if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) throw new TypeError(`fsStorage: \`cacheBytes\` must be a whole number of bytes, 0 or more (got ${JSON.stringify(cacheBytes)}).`);
+  const state = shared.get(layout.root) ?? { uploadLocks: new Map<string, Promise<unknown>>(), uploads: new Map<string, UploadInfo>(), catalog: {}, cache: new RecordCache(cacheBytes) };
   shared.set(layout.root, state);
-  const catalog = new Catalog(layout, files, state.catalog);
-  const blobs = fsBlobs(layout, files, fsync);
+  const { cache } = state;
+  const catalog = new Catalog(layout, files, state.catalog, cache);
+  const blobs = fsBlobs(layout, files, fsync, cache);
   const locks = state.uploadLocks;
   const lock = new RootLock(join(layout.root, 'lock'));
   return {
     blobs,
-    uploads: fsUploads(layout, files, blobs, fsync, locks),
-    manifests: fsManifests(layout, files, catalog),
-    tags: fsTags(layout, files, catalog),
-    links: fsLinks(layout, files, catalog),
+    uploads: fsUploads(layout, files, blobs, fsync, locks, state.uploads, cache),
+    manifests: fsManifests(layout, files, catalog, cache),
+    tags: fsTags(layout, files, catalog, cache),
+    links: fsLinks(layout, files, catalog, cache),
     repositories: catalog.store(),
     leases: fsLeases(layout, files),
     async init() {
       await mkdir(layout.root, { recursive: true });
       const first = await lock.acquire();
-      // the first store on this root in this process reads the catalog afresh (the root may have been replaced since)
-      if (first) state.catalog.sorted = undefined;
+      // the first store on this root in this process reads the catalog and records afresh (the root may have been replaced since)
+      if (first) {
+        state.catalog.sorted = undefined;
+        state.uploads.clear();
+        cache.clear();
+      }
       for (const dir of ['blobs', 'uploads', 'repositories', 'links', 'leases', 'tmp']) await mkdir(layout.inside(dir), { recursive: true });
       // staging files of a process that crashed: nobody else writes here (the lock), so clear them now, not an hour later
       if (first) for (const name of await readdir(layout.inside('tmp'))) await rm(layout.inside('tmp', name), { recursive: true, force: true });

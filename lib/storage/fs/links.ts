@@ -3,15 +3,19 @@ import { basename } from 'node:path';
 import { isRepositoryName } from '../../names.js';
 import { byteOrder, paginate } from '../page.js';
 import type { LinkStore } from '../types.js';
+import { type RecordCache, keys } from './cache.js';
 import type { Catalog } from './catalog.js';
 import { type Files, entries, exists, isMissing, readIfExists, removeIfExists } from './files.js';
 import type { Layout } from './layout.js';
 import { digestsUnder } from './manifests.js';
 
 /** Blob links: `repositories/<name>/_layers/<alg>/<hex>`, with a reverse link per blob naming the repositories that hold it. */
-export function fsLinks(layout: Layout, files: Files, catalog: Catalog): LinkStore {
+export function fsLinks(layout: Layout, files: Files, catalog: Catalog, cache: RecordCache): LinkStore {
   return {
-    has: (name, digest) => exists(layout.layer(name, digest)),
+    async has(name, digest) {
+      // only a link that is there is remembered (a new one needs no dropping); the path, which validates, only on a miss
+      return (await cache.get(keys.link(name, digest), async () => ((await exists(layout.layer(name, digest))) ? true : undefined), () => 8)) === true;
+    },
 
     async stat(name, digest) {
       try {
@@ -31,7 +35,9 @@ export function fsLinks(layout: Layout, files: Files, catalog: Catalog): LinkSto
 
     async delete(name, digest) {
       await removeIfExists(layout.reverseLink(digest, name));
-      return removeIfExists(layout.layer(name, digest));
+      const removed = await removeIfExists(layout.layer(name, digest));
+      cache.drop(keys.link(name, digest));
+      return removed;
     },
 
     async repositories(digest, page) {

@@ -1,18 +1,16 @@
-import { open } from 'node:fs/promises';
 import { eachLimited } from '../../concurrency.js';
 import type { Digest } from '../../digest.js';
 import { descriptorOf } from '../descriptor.js';
 import { byteOrder, paginate } from '../page.js';
 import type { Descriptor, Manifest, ManifestInfo, ManifestStore } from '../types.js';
+import { type RecordCache, keys } from './cache.js';
 import type { Catalog } from './catalog.js';
-import { type Files, entries, exists, isMissing, readIfExists, removeIfExists } from './files.js';
+import { type Files, entries, exists, readIfExists, removeIfExists } from './files.js';
 import { type Layout, digestFrom, digestFromEntry } from './layout.js';
 
 type Header = Omit<Manifest, 'body' | 'digest' | 'size' | 'createdAt'> & { createdAt?: string };
 
-/** The header line is read in pieces of this size by `stat`, which never needs the manifest's bytes. */
-const HEADER_READ = 16 * 1024;
-/** Referrer entries read at once while filling a page. */
+/** Referrer entries read at once. */
 const REFERRER_BATCH = 32;
 /** Index entries of one manifest written at once. */
 const MARKS_IN_FLIGHT = 16;
@@ -31,8 +29,11 @@ export class CorruptRecord extends Error {
  * manifest and removed after it, so they may name a manifest a crash left unwritten, never miss one:
  * a referrer's descriptor in `_referrers/<subject>/` (so the referrers API reads small files) and an
  * empty `_dependents/<reference>/<manifest>` per config, layer or child.
+ *
+ * Manifests and referrer lists that were read stay in the root's record cache (a pull by tag or
+ * digest then reads no file); every write below drops what it changed, after the change is on disk.
  */
-export function fsManifests(layout: Layout, files: Files, catalog: Catalog): ManifestStore {
+export function fsManifests(layout: Layout, files: Files, catalog: Catalog, cache: RecordCache): ManifestStore {
   function parse(path: string, digest: Digest, header: Buffer, size: number): Omit<Manifest, 'body'> {
     let parsed: Header;
     try {
@@ -46,8 +47,7 @@ export function fsManifests(layout: Layout, files: Files, catalog: Catalog): Man
     return { ...rest, digest, size, createdAt: new Date(createdAt ?? 0) };
   }
 
-  async function read(name: string, digest: Digest): Promise<Manifest | undefined> {
-    const path = layout.manifest(name, digest);
+  async function readDisk(path: string, digest: Digest): Promise<Manifest | undefined> {
     const file = await readIfExists(path);
     if (!file) return undefined;
     const newline = file.indexOf(10);
@@ -56,35 +56,17 @@ export function fsManifests(layout: Layout, files: Files, catalog: Catalog): Man
     return { ...parse(path, digest, file.subarray(0, newline), body.length), body };
   }
 
+  async function read(name: string, digest: Digest): Promise<Manifest | undefined> {
+    // the path (which validates name and digest) only on a miss: only validated keys are ever cached
+    const manifest = await cache.get(keys.manifest(name, digest), () => readDisk(layout.manifest(name, digest), digest), (m) => m.body.length + m.references.length * 80 + 512);
+    // a copy: callers may spread or trim it, the cached record stays whole
+    return manifest && { ...manifest };
+  }
+
+  /** The record without its bytes (a whole read: manifests are small, and the next pull wants the bytes anyway). */
   async function stat(name: string, digest: Digest): Promise<ManifestInfo | undefined> {
-    const path = layout.manifest(name, digest);
-    let handle;
-    try {
-      handle = await open(path, 'r');
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
-    try {
-      const { size } = await handle.stat();
-      const chunks: Buffer[] = [];
-      let offset = 0;
-      for (;;) {
-        const { bytesRead, buffer } = await handle.read(Buffer.alloc(HEADER_READ), 0, HEADER_READ, offset);
-        const piece = buffer.subarray(0, bytesRead);
-        const newline = piece.indexOf(10);
-        if (newline >= 0) {
-          chunks.push(piece.subarray(0, newline));
-          const header = Buffer.concat(chunks);
-          return info(parse(path, digest, header, size - header.length - 1));
-        }
-        if (bytesRead === 0) throw new CorruptRecord(`fsStorage: the manifest record ${path} is damaged (no header); delete or push the manifest again`);
-        chunks.push(piece);
-        offset += bytesRead;
-      }
-    } finally {
-      await handle.close();
-    }
+    const manifest = await read(name, digest);
+    return manifest && info(manifest);
   }
 
   function info(m: Omit<Manifest, 'body'> | Manifest): ManifestInfo {
@@ -120,6 +102,7 @@ export function fsManifests(layout: Layout, files: Files, catalog: Catalog): Man
       });
       if (manifest.subject) {
         await files.writeAtomic(layout.referrer(name, manifest.subject, digest), JSON.stringify(descriptorOf({ ...manifest, createdAt: new Date() })));
+        cache.drop(keys.referrers(name, manifest.subject));
       }
       const header: Header = { ...rest, createdAt: new Date().toISOString() };
       const record = Buffer.concat([Buffer.from(JSON.stringify(header) + '\n'), body]);
@@ -131,6 +114,9 @@ export function fsManifests(layout: Layout, files: Files, catalog: Catalog): Man
         // of two concurrent pushes of one manifest exactly one is new
         created = await files.create(layout.manifest(name, digest), record);
       }
+      cache.drop(keys.manifest(name, digest));
+      // the referrer entry was written before the manifest: a list read in between lacks it
+      if (manifest.subject) cache.drop(keys.referrers(name, manifest.subject));
       await catalog.add(name);
       return created;
     },
@@ -143,9 +129,14 @@ export function fsManifests(layout: Layout, files: Files, catalog: Catalog): Man
       } catch (err) {
         if (!(err instanceof CorruptRecord)) throw err;
       }
-      if (!(await removeIfExists(layout.manifest(name, digest)))) return undefined;
+      const removed = await removeIfExists(layout.manifest(name, digest));
+      cache.drop(keys.manifest(name, digest));
+      if (!removed) return undefined;
       if (!manifest) return { digest, mediaType: 'application/octet-stream', size: 0, createdAt: new Date(0) };
-      if (manifest.subject) await removeIfExists(layout.referrer(name, manifest.subject, digest));
+      if (manifest.subject) {
+        await removeIfExists(layout.referrer(name, manifest.subject, digest));
+        cache.drop(keys.referrers(name, manifest.subject));
+      }
       await eachLimited([...new Set(manifest.references)], MARKS_IN_FLIGHT, async (reference) => {
         await removeIfExists(layout.dependent(name, reference, digest));
         return true;
@@ -154,27 +145,50 @@ export function fsManifests(layout: Layout, files: Files, catalog: Catalog): Man
     },
 
     async referrers(name, subject, query) {
-      const digests: Digest[] = [];
-      for (const entry of await entries(layout.referrers(name, subject))) {
-        const digest = digestFromEntry(entry);
-        if (digest !== undefined) digests.push(digest);
+      const dir = layout.referrers(name, subject);
+      // every referrer of the subject, in digest order, read once and then kept (lists are small: descriptors only)
+      const all = await cache.get(
+        keys.referrers(name, subject),
+        async () => {
+          const digests: Digest[] = [];
+          for (const entry of await entries(dir)) {
+            const digest = digestFromEntry(entry);
+            if (digest !== undefined) digests.push(digest);
+          }
+          digests.sort(byteOrder);
+          const found: Descriptor[] = [];
+          for (let start = 0; start < digests.length; start += REFERRER_BATCH) {
+            const batch = await Promise.all(
+              digests.slice(start, start + REFERRER_BATCH).map(async (digest) => {
+                const file = await readIfExists(layout.referrer(name, subject, digest));
+                if (!file) return undefined;
+                // an entry whose manifest a crash left unwritten is not a referrer
+                return (await exists(layout.manifest(name, digest))) ? (JSON.parse(file.toString('utf8')) as Descriptor) : undefined;
+              }),
+            );
+            for (const descriptor of batch) if (descriptor) found.push(descriptor);
+          }
+          return found;
+        },
+        (list) => list.length * 400 + 64,
+      );
+      const list = all ?? [];
+      const last = query.last;
+      let at = 0;
+      if (last !== undefined) {
+        // the first referrer strictly after `last`
+        let hi = list.length;
+        while (at < hi) {
+          const mid = (at + hi) >>> 1;
+          if ((list[mid] as Descriptor).digest <= last) at = mid + 1;
+          else hi = mid;
+        }
       }
-      const result: Descriptor[] = [];
-      const candidates = paginate(digests.sort(byteOrder), { ...(query.last !== undefined && { last: query.last }) });
       const wanted = query.n ?? Infinity;
-      // read a batch of entries at once, in order, until the page is full
-      for (let start = 0; start < candidates.length && result.length < wanted; start += REFERRER_BATCH) {
-        const batch = await Promise.all(
-          candidates.slice(start, start + REFERRER_BATCH).map(async (digest) => {
-            const file = await readIfExists(layout.referrer(name, subject, digest));
-            if (!file) return undefined;
-            const descriptor = JSON.parse(file.toString('utf8')) as Descriptor;
-            if (query.artifactType !== undefined && descriptor.artifactType !== query.artifactType) return undefined;
-            // an entry whose manifest a crash left unwritten is not a referrer
-            return (await exists(layout.manifest(name, digest))) ? descriptor : undefined;
-          }),
-        );
-        for (const descriptor of batch) if (descriptor && result.length < wanted) result.push(descriptor);
+      const result: Descriptor[] = [];
+      for (; at < list.length && result.length < wanted; at++) {
+        const descriptor = list[at] as Descriptor;
+        if (query.artifactType === undefined || descriptor.artifactType === query.artifactType) result.push({ ...descriptor });
       }
       return result;
     },

@@ -2,6 +2,7 @@ import { stat, utimes } from 'node:fs/promises';
 import type { Digest } from '../../digest.js';
 import { byteOrder, paginate } from '../page.js';
 import type { TagStore } from '../types.js';
+import { type RecordCache, keys } from './cache.js';
 import type { Catalog } from './catalog.js';
 import { type Files, entries, readIfExists, removeIfExists } from './files.js';
 import type { Layout } from './layout.js';
@@ -14,11 +15,18 @@ const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
  * written before the tag and removed after it moves, so it may be stale, never missing; `find`
  * checks each against the tag itself.
  */
-export function fsTags(layout: Layout, files: Files, catalog: Catalog): TagStore {
+export function fsTags(layout: Layout, files: Files, catalog: Catalog, cache: RecordCache): TagStore {
   /** The digest a tag points at; a damaged tag file (not a digest) counts as no tag, so it can be pushed again. */
   async function read(name: string, tag: string): Promise<Digest | undefined> {
-    const value = (await readIfExists(layout.tag(name, tag)))?.toString('utf8');
-    return value !== undefined && DIGEST.test(value) ? (value as Digest) : undefined;
+    // the path (which validates name and tag) only on a miss: only validated keys are ever cached
+    return cache.get(
+      keys.tag(name, tag),
+      async () => {
+        const value = (await readIfExists(layout.tag(name, tag)))?.toString('utf8');
+        return value !== undefined && DIGEST.test(value) ? (value as Digest) : undefined;
+      },
+      (digest) => digest.length * 2,
+    );
   }
 
   return {
@@ -44,6 +52,7 @@ export function fsTags(layout: Layout, files: Files, catalog: Catalog): TagStore
       const previous = await read(name, tag);
       await files.mark(layout.taggedAs(name, digest, tag));
       await files.writeAtomic(layout.tag(name, tag), digest);
+      cache.drop(keys.tag(name, tag));
       if (previous !== undefined && previous !== digest) await removeIfExists(layout.taggedAs(name, previous, tag));
       await catalog.add(name);
       return previous;
@@ -57,7 +66,9 @@ export function fsTags(layout: Layout, files: Files, catalog: Catalog): TagStore
         return undefined;
       }
       if (expected !== undefined && current !== expected) return undefined;
-      if (!(await removeIfExists(layout.tag(name, tag)))) return undefined;
+      const removed = await removeIfExists(layout.tag(name, tag));
+      cache.drop(keys.tag(name, tag));
+      if (!removed) return undefined;
       await removeIfExists(layout.taggedAs(name, current, tag));
       await removeIfExists(layout.pulled(name, tag));
       return current;

@@ -1,21 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isRepositoryName } from '../../names.js';
 import type { BlobStore, UploadInfo, UploadStore } from '../types.js';
-import { type Files, entries, isMissing, readIfExists } from './files.js';
+import { BatchWriter, type Files, entries, isMissing, readIfExists } from './files.js';
 import { READ_CHUNK } from './blobs.js';
+import { type RecordCache, keys } from './cache.js';
 import type { Layout } from './layout.js';
 
 /**
  * Uploads in `uploads/<id>/`: `repository`, `data` (the bytes so far; its mtime is the last
  * activity) and `hash` (a saved hash state and the size it describes). Appends to one upload are
  * serialised through `locks`, shared by every store on the root in this process; the root's lock
- * file keeps other processes away.
+ * file keeps other processes away, so what `known` remembers of an upload (shared the same way) is
+ * what the disk says, and a PATCH reads nothing back.
  */
-export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync: boolean, locks: Map<string, Promise<unknown>>): UploadStore {
+export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync: boolean, locks: Map<string, Promise<unknown>>, known: Map<string, UploadInfo>, cache: RecordCache): UploadStore {
   /** Runs `fn` after every earlier call for the same upload has finished. */
   function serialised<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const previous = locks.get(id) ?? Promise.resolve();
@@ -33,6 +35,8 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
 
   async function info(id: string): Promise<UploadInfo | undefined> {
     if (!layout.isUploadId(id)) return undefined;
+    const remembered = known.get(id);
+    if (remembered) return { ...remembered };
     try {
       const [repository, data, hash] = await Promise.all([
         readFile(layout.upload(id, 'repository'), 'utf8'),
@@ -43,7 +47,8 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
       const state = hash && decodeState(hash);
       // a state saved for fewer bytes than the data holds (a crash between the two writes) is no state
       if (state?.size === data.size) upload.hashState = state.state;
-      return upload;
+      known.set(id, upload);
+      return { ...upload };
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
@@ -59,7 +64,9 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
       await mkdir(layout.upload(id), { recursive: true });
       await writeFile(layout.upload(id, 'repository'), repository);
       await writeFile(layout.upload(id, 'data'), '');
-      return { id, repository, size: 0, updatedAt: new Date() };
+      const upload = { id, repository, size: 0, updatedAt: new Date() };
+      known.set(id, upload);
+      return { ...upload };
     },
 
     get: info,
@@ -73,7 +80,7 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
           return undefined;
         }
         const data = layout.upload(id, 'data');
-        const file = createWriteStream(data, { flags: 'r+', start: offset });
+        const file = new BatchWriter(data, { flags: 'r+', start: offset });
         try {
           await pipeline(body, file, options.signal ? { signal: options.signal } : {});
         } catch (err) {
@@ -83,11 +90,10 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
         const size = offset + file.bytesWritten;
         const state = options.hashState?.();
         if (state) await files.writeAtomic(layout.upload(id, 'hash'), encodeState(size, state));
+        const now = new Date();
         // writing moved mtime (the idle clock) already; only an empty append must touch it
-        if (file.bytesWritten === 0) {
-          const now = new Date();
-          await utimes(data, now, now);
-        }
+        if (file.bytesWritten === 0) await utimes(data, now, now);
+        known.set(id, { id, repository: current.repository, size, updatedAt: now, ...(state && { hashState: state }) });
         return size;
       });
     },
@@ -121,6 +127,8 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
         }
         // same content either way, so replacing a blob another client just committed is harmless
         await files.place(data, layout.blob(digest));
+        known.delete(id);
+        cache.drop(keys.blob(digest));
         await rm(layout.upload(id), { recursive: true, force: true });
         return blobs.stat(digest);
       });
@@ -133,6 +141,7 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
           () => true,
           () => false,
         );
+        known.delete(id);
         await rm(layout.upload(id), { recursive: true, force: true });
         return existed;
       });
@@ -145,6 +154,7 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
         const upload = await info(id);
         const idle = upload ? upload.updatedAt < cutoff : await olderThan(layout.upload(id), cutoff);
         if (idle) {
+          known.delete(id);
           await rm(layout.upload(id), { recursive: true, force: true });
           removed++;
         }
