@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { unlinkSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Logger, consoleLogger } from '../logger.js';
+import { ProcessLock } from '../process-lock.js';
 import { Files } from '../storage/fs/files.js';
 import { type Delivery, type DeliveryQueue, QueueState, capacityOf } from './queue.js';
 
@@ -44,6 +44,11 @@ export function fsQueue(options: FsQueueOptions): DeliveryQueue {
   let mine: Shared | undefined;
 
   const deliveries = join(dir, 'deliveries');
+  const lockPath = join(dir, 'lock');
+  const lock = new ProcessLock(
+    lockPath,
+    (owner) => `fsQueue: ${lockPath} is held by process ${owner}: one process serves a queue directory at a time. Give each instance its own directory, or share a mongoQueue.`,
+  );
   const fileOf = (id: string) => join(deliveries, `${createHash('sha256').update(id).digest('hex').slice(0, 48)}.json`);
 
   function attach(): Shared {
@@ -66,7 +71,7 @@ export function fsQueue(options: FsQueueOptions): DeliveryQueue {
 
   async function load(state: QueueState): Promise<void> {
     await mkdir(deliveries, { recursive: true });
-    await lock(join(dir, 'lock'));
+    await lock.acquire();
     // staging files of a process that stopped mid-write: only this process writes here now
     await rm(join(dir, 'tmp'), { recursive: true, force: true });
     for (const name of await readdir(deliveries)) {
@@ -161,7 +166,7 @@ export function fsQueue(options: FsQueueOptions): DeliveryQueue {
       await Promise.all([...s.chains.values()]);
       if (s.users > 0 || shared.get(dir) !== s) return;
       shared.delete(dir);
-      await unlockFile(join(dir, 'lock'));
+      await lock.release();
     },
   };
 }
@@ -187,53 +192,3 @@ function parse(raw: Record<string, unknown>): Delivery {
   };
 }
 
-const held = new Set<string>();
-
-/** One process per queue directory: a lock file with the pid; a lock left by a dead process is taken over. */
-async function lock(path: string): Promise<void> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      held.add(path);
-      if (held.size === 1) process.once('exit', unlockAll);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (owner === process.pid && held.has(path)) return;
-    if (owner !== process.pid && Number.isSafeInteger(owner) && owner > 0 && alive(owner)) {
-      throw new Error(`fsQueue: ${path} is held by process ${owner}: one process serves a queue directory at a time. Give each instance its own directory, or share a mongoQueue.`);
-    }
-    await unlink(path).catch(() => undefined);
-  }
-  throw new Error(`fsQueue: could not take the lock ${path}`);
-}
-
-async function unlockFile(path: string): Promise<void> {
-  if (!held.delete(path)) return;
-  if (held.size === 0) process.removeListener('exit', unlockAll);
-  await unlink(path).catch(() => undefined);
-}
-
-function unlockAll(): void {
-  for (const path of held) {
-    try {
-      unlinkSync(path);
-    } catch {
-      // already gone
-    }
-  }
-  held.clear();
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

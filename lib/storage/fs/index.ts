@@ -11,7 +11,7 @@ import { fsLeases } from './leases.js';
 import { fsLinks } from './links.js';
 import { fsManifests } from './manifests.js';
 import { fsTags } from './tags.js';
-import { RootLock } from './lock.js';
+import { ProcessLock } from '../../process-lock.js';
 import { fsUploads } from './uploads.js';
 
 /** Per root, what every store on that root in this process shares: its upload locks, uploads, catalog index and record cache. */
@@ -53,7 +53,13 @@ export function fsStorage(options: FsStorageOptions): Storage {
   const catalog = new Catalog(layout, files, state.catalog, cache);
   const blobs = fsBlobs(layout, files, fsync, cache);
   const locks = state.uploadLocks;
-  const lock = new RootLock(join(layout.root, 'lock'));
+  const lockPath = join(layout.root, 'lock');
+  const lock = new ProcessLock(
+    lockPath,
+    (owner) =>
+      `fsStorage: ${lockPath} is held by process ${owner}: one process serves a root at a time (its uploads are locked in memory). ` +
+      'Run one process per root, or use mongoStorage to share a store between instances.',
+  );
   return {
     blobs,
     uploads: fsUploads(layout, files, blobs, fsync, locks, state.uploads, cache),

@@ -2,17 +2,19 @@ import { unlinkSync } from 'node:fs';
 import { open, readFile, unlink } from 'node:fs/promises';
 
 /**
- * One process per root: appends are compare-and-set within a process only (a lock per upload in
- * memory), so a second process on the same root could lose writes. The store takes a lock file at
- * `init()` and refuses to start when a live process holds it; a lock left by a dead process is
- * taken over. Several stores on one root inside one process share the lock (and their upload locks).
+ * One process per directory: for data kept consistent by locks in memory (the fs store's upload
+ * appends, the fs webhook queue's claims), a second process would lose writes. A lock file holds
+ * the owner's pid; a live owner makes `acquire` throw with `refusal(pid)`, and a lock left by a dead
+ * process is taken over. Users inside the owning process share it.
  */
-export class RootLock {
+export class ProcessLock {
   readonly #path: string;
+  readonly #refusal: (owner: number) => string;
   #held = false;
 
-  constructor(path: string) {
+  constructor(path: string, refusal: (owner: number) => string) {
     this.#path = path;
+    this.#refusal = refusal;
   }
 
   /** Resolves `true` when this call took the lock, `false` when this process already held it. */
@@ -30,12 +32,7 @@ export class RootLock {
       }
       const owner = Number((await readFile(this.#path, 'utf8').catch(() => '')).trim());
       if (owner === process.pid) return false;
-      if (Number.isSafeInteger(owner) && owner > 0 && alive(owner)) {
-        throw new Error(
-          `fsStorage: ${this.#path} is held by process ${owner}: one process serves a root at a time (its uploads are locked in memory). ` +
-            'Run one process per root, or use mongoStorage to share a store between instances.',
-        );
-      }
+      if (Number.isSafeInteger(owner) && owner > 0 && alive(owner)) throw new Error(this.#refusal(owner));
       // left by a process that is gone (a crash, kill -9): take it over
       await unlink(this.#path).catch(() => undefined);
     }
