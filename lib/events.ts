@@ -77,14 +77,12 @@ export interface ContentPulled extends EventBase {
   size: number;
 }
 
-/** A garbage-collection run finished (on this instance); the counts of what it removed. */
-export interface GcCompleted {
-  type: 'gc.completed';
-  id: string;
-  time: Date;
+/** What a garbage-collection run did (or, dry, would do): its counts. */
+export interface CollectionSummary {
   dryRun: boolean;
   startedAt: Date;
   durationMs: number;
+  /** Set when another instance held the lease: nothing was done. */
   skipped?: string;
   repositories: number;
   tagsDeleted: number;
@@ -93,8 +91,17 @@ export interface GcCompleted {
   blobsDeleted: number;
   bytesReclaimed: number;
   uploadsExpired: number;
+  /** Repositories whose usage had drifted (a crash between a change and its accounting) and was set right. */
   usageCorrected: number;
+  /** Operations that failed (logged); the run went on. */
   errors: number;
+}
+
+/** A garbage-collection run finished (on this instance). */
+export interface GcCompleted extends CollectionSummary {
+  type: 'gc.completed';
+  id: string;
+  time: Date;
 }
 
 /** A registry request was answered (or its client went away): for metrics and access logs. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Digest } from '../digest.js';
 import { RegistryError } from '../errors.js';
+import type { CollectionSummary } from '../events.js';
 import { type Logger, consoleLogger } from '../logger.js';
 import type { Registry } from '../registry.js';
 import type { Storage } from '../storage/types.js';
@@ -33,26 +34,10 @@ export interface RunOptions {
   dryRun?: boolean;
 }
 
-/** What a run did (or, dry, would do). */
-export interface CollectionResult {
-  dryRun: boolean;
-  startedAt: Date;
-  durationMs: number;
-  /** Set when another instance held the lease: nothing was done. */
-  skipped?: string;
-  repositories: number;
-  tagsDeleted: number;
-  manifestsDeleted: number;
-  linksRemoved: number;
-  blobsDeleted: number;
-  bytesReclaimed: number;
-  uploadsExpired: number;
-  /** Repositories whose usage had drifted (a crash between a change and its accounting) and was set right. */
-  usageCorrected: number;
-  /** What went, up to 1,000 entries (`repository:tag`, `repository@digest`, `digest`). */
+/** What a run did (or, dry, would do), and what went. */
+export interface CollectionResult extends CollectionSummary {
+  /** What went, up to 1,000 entries (`repository:tag`, `repository@digest`, `repository link digest`, `digest`). */
   removed: string[];
-  /** Operations that failed (logged); the run went on. */
-  errors: number;
 }
 
 export interface Collector {
