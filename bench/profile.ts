@@ -65,7 +65,7 @@ function summariseCpu(file: string, top: number): void {
       const node = byId.get(id);
       if (!node) break;
       const { functionName, url, lineNumber } = node.callFrame;
-      if (!url.includes('/lib/') && !url.includes('node_modules/')) continue;
+      if (process.env.ALL_FRAMES === undefined && !url.includes('/lib/') && !url.includes('node_modules/')) continue;
       const key = `${functionName || '(anonymous)'} ${url.replace(/^file:\/\//, '').replace(REPO, '')}:${lineNumber + 1}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -116,7 +116,9 @@ async function main(): Promise<void> {
     berth: async () => [await transpile('berth-http'), join(REPO, 'dist-example/lib/index.js'), '5690', 'fs', root],
     'berth-express': async () => [example],
   };
-  const serverArgs = await (targets[args.target] ?? (targets.berth))();
+  const pick = targets[args.target];
+  if (!pick) throw new Error(`--target must be one of ${Object.keys(targets).join(', ')}`);
+  const serverArgs = await pick();
   const log = join(dir, 'server.log');
   const server = startPinned('0', process.execPath, ['--trace-gc', ...flags, ...serverArgs], {
     env: { ...process.env, NODE_ENV: 'production', PORT: '5690', HOST: '127.0.0.1', BERTH_STORE: 'fs', BERTH_DATA_DIR: root, BERTH_AUTH: 'open' },

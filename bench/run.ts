@@ -201,8 +201,13 @@ async function session(target: Target, rep: number, fx: Fixtures, workloads: Wor
     for (const w of workloads) {
       if (!w.groups.includes(target.group)) continue;
       resetPeak(started.pid);
-      const cpu0 = cpuSeconds(started.pid);
-      const db0 = mongo ? cpuSeconds(mongo.pid) : 0;
+      let cpu0 = cpuSeconds(started.pid);
+      let db0 = mongo ? cpuSeconds(mongo.pid) : 0;
+      ctx.restart = () => {
+        resetPeak(started.pid);
+        cpu0 = cpuSeconds(started.pid);
+        if (mongo) db0 = cpuSeconds(mongo.pid);
+      };
       const sample: Sample = { target: target.id, workload: w.id, rep, value: NaN, cpuSeconds: 0, peakRssMiB: 0 };
       try {
         const r = await w.run(ctx);

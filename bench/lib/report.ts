@@ -158,11 +158,12 @@ export function tables(workloads: Workload[], targets: TargetInfo[], summaries: 
         : [[ours, bare, "berth / driver's GridFSBucket"]];
     const ratioCols = pairs.filter(([a, b]) => has(a) && has(b));
     lines.push(`#### ${group === 'fs' ? 'Filesystem stores (tmpfs)' : 'GridFS (SecantusDB)'}: medians (min–max)`, '');
-    lines.push(`| workload | ${ts.map((t) => t.label).join(' | ')} | ${ratioCols.map(([, , title]) => title).join(' | ')} |`);
-    lines.push(`|---|${ts.map(() => '---').join('|')}|${ratioCols.map(() => '---').join('|')}|`);
+    const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+    lines.push(row(['workload', ...ts.map((t) => t.label), ...ratioCols.map(([, , title]) => title)]));
+    lines.push(row(['---', ...ts.map(() => '---'), ...ratioCols.map(() => '---')]));
     for (const w of rows) {
       const r = ratioCols.map(([a, b]) => ratio(w, find(a, w.id), find(b, referenceWorkload(group, w.id))));
-      lines.push(`| ${label(w, group)} | ${ts.map((t) => cell(find(t.id, w.id), w)).join(' | ')} | ${r.map(ratioCell).join(' | ')} |`);
+      lines.push(row([label(w, group), ...ts.map((t) => cell(find(t.id, w.id), w)), ...r.map(ratioCell)]));
     }
     lines.push('');
     lines.push(`Server CPU (s per GiB moved, or ms per request) and peak RSS (MiB, VmHWM during the workload), medians; ${group === 'gridfs' ? 'database CPU (s) after the slash' : ''}`.trim(), '');

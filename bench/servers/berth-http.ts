@@ -11,7 +11,8 @@ import type * as Berth from '../../lib/index.js';
 
 const [lib = '', port = '5000', kind = 'fs', where = './data', database = 'berth'] = process.argv.slice(2);
 const berth = (await import(lib)) as typeof Berth;
-const storage = kind === 'mongo' ? berth.mongoStorage({ uri: where, dbName: database }) : berth.fsStorage({ root: where });
+// BERTH_FSYNC=0: the fs store without fsync (what Distribution does), for comparison
+const storage = kind === 'mongo' ? berth.mongoStorage({ uri: where, dbName: database }) : berth.fsStorage({ root: where, fsync: process.env.BERTH_FSYNC !== '0' });
 const registry = berth.createRegistry({ storage, authorize: berth.allowAll });
 await registry.init();
 const server = createServer((req, res) =>

@@ -12,6 +12,10 @@ import { digestsUnder } from './manifests.js';
  */
 export interface CatalogCache {
   sorted?: Promise<string[]>;
+  /** Usage per repository as last read or written (the entry files hold it on disk). */
+  usage?: Map<string, Usage>;
+  /** Usage changes per repository, one at a time across every store on the root. */
+  usageQueue?: Map<string, Promise<unknown>>;
 }
 
 /**
@@ -25,13 +29,16 @@ export class Catalog {
   readonly #records: RecordCache;
   /** Names known to exist, so pushes to a known repository skip the file system. */
   readonly #known = new Set<string>();
-  readonly #usageQueue = new Map<string, Promise<unknown>>();
+  readonly #usage: Map<string, Usage>;
+  readonly #usageQueue: Map<string, Promise<unknown>>;
 
   constructor(layout: Layout, files: Files, cache: CatalogCache, records: RecordCache) {
     this.#layout = layout;
     this.#files = files;
     this.#cache = cache;
     this.#records = records;
+    this.#usage = cache.usage ??= new Map<string, Usage>();
+    this.#usageQueue = cache.usageQueue ??= new Map<string, Promise<unknown>>();
   }
 
   /** Makes `name` known (after a write into it). */
@@ -69,6 +76,7 @@ export class Catalog {
       list: async (page) => paginate(await this.names(), page),
       delete: async (name) => {
         this.#known.delete(name);
+        this.#usage.delete(name);
         const existed = await removeIfExists(layout.catalogEntry(name));
         const sorted = await this.names();
         const at = position(sorted, name);
@@ -102,20 +110,33 @@ export class Catalog {
   }
 
   async #readUsage(name: string): Promise<Usage | undefined> {
+    const remembered = this.#usage.get(name);
+    if (remembered) return { ...remembered };
     const file = await readIfExists(this.#layout.catalogEntry(name));
     if (file === undefined) return undefined;
     try {
       const usage = JSON.parse(file.toString('utf8')) as Partial<Usage>;
-      if (typeof usage.bytes === 'number' && typeof usage.version === 'number') return { bytes: usage.bytes, version: usage.version };
+      if (typeof usage.bytes === 'number' && typeof usage.version === 'number') return this.#remember(name, { bytes: usage.bytes, version: usage.version });
     } catch {
       // an empty (or damaged) entry: no usage recorded yet, garbage collection sets it
     }
-    return { bytes: 0, version: 0 };
+    return this.#remember(name, { bytes: 0, version: 0 });
+  }
+
+  #remember(name: string, usage: Usage): Usage {
+    this.#usage.set(name, { ...usage });
+    return usage;
   }
 
   /** Not synced: usage is an index that garbage collection recomputes, not a record. */
   async #writeUsage(name: string, usage: Usage): Promise<void> {
-    await this.#files.writeAtomic(this.#layout.catalogEntry(name), JSON.stringify(usage), false);
+    try {
+      await this.#files.writeAtomic(this.#layout.catalogEntry(name), JSON.stringify(usage), false);
+      this.#remember(name, usage);
+    } catch (err) {
+      this.#usage.delete(name);
+      throw err;
+    }
   }
 
   /** Usage changes of one repository, one at a time (one process serves a root). */

@@ -1,8 +1,35 @@
 import { randomUUID } from 'node:crypto';
-import { close as closeFd, fdatasync, open as openFd, writev } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
+
+/**
+ * A callback of node:fs as a promise. The hot paths use the callback API: it makes no FileHandle
+ * and fewer promises than node:fs/promises, and a small push does dozens of these.
+ */
+function call<T = void>(fn: (done: (err: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    fn((err, value) => {
+      if (err) reject(err);
+      else resolve(value as T);
+    });
+  });
+}
+
+const openFd = (path: string, flags: string) => call<number>((done) => fs.open(path, flags, 0o644, done));
+const closeFd = (fd: number) => call((done) => fs.close(fd, done));
+const rename = (from: string, to: string) => call((done) => fs.rename(from, to, done));
+const unlink = (path: string) => call((done) => fs.unlink(path, done));
+const link = (from: string, to: string) => call((done) => fs.link(from, to, done));
+
+async function writeAll(fd: number, data: string | Uint8Array): Promise<void> {
+  let bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  while (bytes.length > 0) {
+    const written = await call<number>((done) => fs.write(fd, bytes, 0, bytes.length, null, done));
+    bytes = bytes.subarray(written);
+  }
+}
 
 /**
  * File primitives of the fs store. Every file appears by `rename` from a staging directory on the
@@ -56,21 +83,21 @@ export class Files {
   /** Writes `data` to a new staging file (durably with fsync on) and returns its path. */
   async #stage(data: string | Uint8Array, durable = this.#fsync): Promise<string> {
     const tmp = this.staging();
-    const handle = await open(tmp, 'w').catch(async (err: unknown) => {
+    const fd = await openFd(tmp, 'w').catch(async (err: unknown) => {
       if (!isMissing(err)) throw err;
       await mkdir(this.#tmp, { recursive: true });
-      return open(tmp, 'w');
+      return openFd(tmp, 'w');
     });
     try {
-      await handle.writeFile(data);
-      if (durable) await handle.datasync();
+      await writeAll(fd, data);
+      if (durable) await call((done) => fs.fdatasync(fd, done));
     } catch (err) {
       // a full disk or a failing device: leave no staging file behind
-      await handle.close().catch(() => undefined);
+      await closeFd(fd).catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
-    await handle.close();
+    await closeFd(fd);
     return tmp;
   }
 
@@ -95,22 +122,19 @@ export class Files {
    */
   async mark(path: string): Promise<void> {
     try {
-      await (await open(path, 'wx')).close();
+      await closeFd(await openFd(path, 'wx'));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return;
       if (!isMissing(err)) throw err;
       await mkdir(dirname(path), { recursive: true });
-      await (await open(path, 'a')).close();
+      await closeFd(await openFd(path, 'a'));
     }
   }
 
   /** Creates an empty marker file (idempotent); resolves `true` when it is new. */
   async touch(path: string): Promise<boolean> {
-    const create = async () => {
-      const handle = await open(path, 'wx');
-      await handle.close();
-    };
+    const create = async () => closeFd(await openFd(path, 'wx'));
     try {
       await create();
     } catch (err) {
@@ -128,14 +152,25 @@ export class Files {
     if (this.#fsync) await syncDirectory(dirname(path));
     return true;
   }
+
+  /** Makes what a file holds durable (fsync on), before it is renamed into place. */
+  async syncFile(path: string): Promise<void> {
+    if (!this.#fsync) return;
+    const fd = await openFd(path, 'r');
+    try {
+      await call((done) => fs.fdatasync(fd, done));
+    } finally {
+      await closeFd(fd);
+    }
+  }
 }
 
 async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  const fd = await openFd(dir, 'r');
   try {
-    await handle.sync();
+    await call((done) => fs.fsync(fd, done));
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
 }
 
@@ -146,12 +181,14 @@ export function isMissing(err: unknown): boolean {
 
 export async function readIfExists(path: string): Promise<Buffer | undefined> {
   try {
-    return await readFile(path);
+    return await call<Buffer>((done) => fs.readFile(path, done));
   } catch (err) {
     if (isMissing(err)) return undefined;
     throw err;
   }
 }
+
+export { unlink };
 
 export async function removeIfExists(path: string): Promise<boolean> {
   try {
@@ -165,7 +202,7 @@ export async function removeIfExists(path: string): Promise<boolean> {
 
 export async function exists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await call((done) => fs.stat(path, (err) => done(err)));
     return true;
   } catch (err) {
     if (isMissing(err)) return false;
@@ -212,7 +249,7 @@ export class BatchWriter extends Writable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    openFd(this.#path, this.#flags, 0o644, (err, fd) => {
+    fs.open(this.#path, this.#flags, 0o644, (err, fd) => {
       if (err) return callback(err);
       this.#fd = fd;
       callback();
@@ -229,7 +266,7 @@ export class BatchWriter extends Writable {
   override _final(callback: (error?: Error | null) => void): void {
     this.#flush((err) => {
       if (err || !this.#sync) return callback(err);
-      fdatasync(this.#fd, (syncErr) => callback(syncErr));
+      fs.fdatasync(this.#fd, (syncErr) => callback(syncErr));
     });
   }
 
@@ -238,7 +275,7 @@ export class BatchWriter extends Writable {
     if (this.#fd < 0) return callback(error);
     const fd = this.#fd;
     this.#fd = -1;
-    closeFd(fd, (err) => callback(error ?? err));
+    fs.close(fd, (err) => callback(error ?? err));
   }
 
   #flush(callback: (error?: Error | null) => void): void {
@@ -247,7 +284,7 @@ export class BatchWriter extends Writable {
     this.#pending = [];
     this.#pendingBytes = 0;
     const write = (parts: Buffer[]): void => {
-      writev(this.#fd, parts, this.#position, (err, written) => {
+      fs.writev(this.#fd, parts, this.#position, (err, written) => {
         if (err) return callback(err);
         this.#position += written;
         this.bytesWritten += written;

@@ -74,6 +74,7 @@ export function fsStorage(options: FsStorageOptions): Storage {
       // the first store on this root in this process reads the catalog and records afresh (the root may have been replaced since)
       if (first) {
         state.catalog.sorted = undefined;
+        state.catalog.usage?.clear();
         state.uploads.clear();
         cache.clear();
       }

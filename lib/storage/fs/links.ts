@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { Digest } from '../../digest.js';
 import { isRepositoryName } from '../../names.js';
 import { byteOrder, paginate } from '../page.js';
 import type { LinkStore } from '../types.js';
@@ -11,11 +12,13 @@ import { digestsUnder } from './manifests.js';
 
 /** Blob links: `repositories/<name>/_layers/<alg>/<hex>`, with a reverse link per blob naming the repositories that hold it. */
 export function fsLinks(layout: Layout, files: Files, catalog: Catalog, cache: RecordCache): LinkStore {
+  async function has(name: string, digest: Digest): Promise<boolean> {
+    // only a link that is there is remembered (a new one needs no dropping); the path, which validates, only on a miss
+    return (await cache.get(keys.link(name, digest), async () => ((await exists(layout.layer(name, digest))) ? true : undefined), () => 8)) === true;
+  }
+
   return {
-    async has(name, digest) {
-      // only a link that is there is remembered (a new one needs no dropping); the path, which validates, only on a miss
-      return (await cache.get(keys.link(name, digest), async () => ((await exists(layout.layer(name, digest))) ? true : undefined), () => 8)) === true;
-    },
+    has,
 
     async stat(name, digest) {
       try {
@@ -27,6 +30,11 @@ export function fsLinks(layout: Layout, files: Files, catalog: Catalog, cache: R
     },
 
     async add(name, digest) {
+      // a link this process knows is there: nothing to write
+      if (await has(name, digest)) {
+        await catalog.add(name);
+        return false;
+      }
       const created = await files.touch(layout.layer(name, digest));
       if (created) await files.writeAtomic(layout.reverseLink(digest, name), name);
       await catalog.add(name);

@@ -18,15 +18,17 @@ const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 export function fsTags(layout: Layout, files: Files, catalog: Catalog, cache: RecordCache): TagStore {
   /** The digest a tag points at; a damaged tag file (not a digest) counts as no tag, so it can be pushed again. */
   async function read(name: string, tag: string): Promise<Digest | undefined> {
-    // the path (which validates name and tag) only on a miss: only validated keys are ever cached
-    return cache.get(
+    // the path (which validates name and tag) only on a miss: only validated keys are ever cached. A tag that is
+    // not there is remembered too ('' stands for it): a push reads the tag it is about to write, twice
+    const digest = await cache.get(
       keys.tag(name, tag),
       async () => {
         const value = (await readIfExists(layout.tag(name, tag)))?.toString('utf8');
-        return value !== undefined && DIGEST.test(value) ? (value as Digest) : undefined;
+        return value !== undefined && DIGEST.test(value) ? (value as Digest) : '';
       },
-      (digest) => digest.length * 2,
+      (value) => value.length * 2,
     );
+    return digest || undefined;
   }
 
   return {
@@ -62,7 +64,10 @@ export function fsTags(layout: Layout, files: Files, catalog: Catalog, cache: Re
       const current = await read(name, tag);
       if (current === undefined) {
         // a damaged tag file is still removable
-        if (expected === undefined) await removeIfExists(layout.tag(name, tag));
+        if (expected === undefined) {
+          await removeIfExists(layout.tag(name, tag));
+          cache.drop(keys.tag(name, tag));
+        }
         return undefined;
       }
       if (expected !== undefined && current !== expected) return undefined;

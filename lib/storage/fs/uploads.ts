@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, rmdir, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isRepositoryName } from '../../names.js';
 import type { BlobStore, UploadInfo, UploadStore } from '../types.js';
-import { BatchWriter, type Files, entries, isMissing, readIfExists } from './files.js';
+import { BatchWriter, type Files, entries, isMissing, readIfExists, removeIfExists } from './files.js';
 import { READ_CHUNK } from './blobs.js';
 import { type RecordCache, keys } from './cache.js';
 import type { Layout } from './layout.js';
@@ -47,12 +47,25 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
       const state = hash && decodeState(hash);
       // a state saved for fewer bytes than the data holds (a crash between the two writes) is no state
       if (state?.size === data.size) upload.hashState = state.state;
-      known.set(id, upload);
-      return { ...upload };
+      // not remembered: a sweep or delete may be removing it right now; the next append (serialised with those) is
+      return upload;
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Removes a committed upload's directory: its `repository` file (and `hash`, when a state was
+   * saved), then the directory; a full `rm -r` when anything else is left there.
+   */
+  async function removeCommitted(id: string, hashed: boolean): Promise<void> {
+    await removeIfExists(layout.upload(id, 'repository'));
+    if (hashed) await removeIfExists(layout.upload(id, 'hash'));
+    await rmdir(layout.upload(id)).catch(async (err: unknown) => {
+      if (isMissing(err)) return;
+      await rm(layout.upload(id), { recursive: true, force: true });
+    });
   }
 
   return {
@@ -62,8 +75,7 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
       if (!isRepositoryName(repository)) throw new Error(`fsStorage: invalid repository name ${JSON.stringify(repository)}`);
       const id = randomUUID();
       await mkdir(layout.upload(id), { recursive: true });
-      await writeFile(layout.upload(id, 'repository'), repository);
-      await writeFile(layout.upload(id, 'data'), '');
+      await Promise.all([writeFile(layout.upload(id, 'repository'), repository), writeFile(layout.upload(id, 'data'), '')]);
       const upload = { id, repository, size: 0, updatedAt: new Date() };
       known.set(id, upload);
       return { ...upload };
@@ -113,14 +125,11 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
       if (!layout.isUploadId(id)) return Promise.resolve(undefined);
       return serialised(id, async () => {
         const data = layout.upload(id, 'data');
+        // what this process knows of the upload is what the disk holds (appends are serialised here)
+        const current = await info(id);
+        if (current?.size !== size) return undefined;
         try {
-          const handle = await open(data, 'r');
-          try {
-            if ((await handle.stat()).size !== size) return undefined;
-            if (fsync) await handle.datasync();
-          } finally {
-            await handle.close();
-          }
+          await files.syncFile(data);
         } catch (err) {
           if (isMissing(err)) return undefined;
           throw err;
@@ -129,7 +138,8 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
         await files.place(data, layout.blob(digest));
         known.delete(id);
         cache.drop(keys.blob(digest));
-        await rm(layout.upload(id), { recursive: true, force: true });
+        // the rest of the upload's directory goes in the background: without its data it is no upload, and a sweep would take it
+        removeCommitted(id, current.hashState !== undefined).catch(() => undefined);
         return blobs.stat(digest);
       });
     },
