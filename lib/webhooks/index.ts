@@ -97,7 +97,7 @@ class Dispatcher implements Webhooks {
     this.#queueErrors = new Throttled(o.logger, 'error', 'webhooks: the delivery queue failed');
     // only the event types some endpoint wants: listening to pulls makes every pull build an event
     const wanted = new Set(o.endpoints.flatMap((e) => [...e.actions]));
-    for (const type of wanted) this.#unsubscribe.push(events.on(type, (event) => this.#receive(event as RegistryEvent)));
+    for (const type of wanted) this.#unsubscribe.push(events.on(type, (event) => this.#receive(event)));
     this.#timer = setInterval(() => void this.#pump(), o.pollInterval);
     this.#timer.unref();
     void this.#pump();
