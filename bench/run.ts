@@ -14,7 +14,8 @@
  *
  * Options: --reps N, --targets ids (berth,bare,v3,v2,crane,berth-gridfs,bare-gridfs), --only workload ids,
  * --blob-mib N (default 1024), --gridfs-mib N (default 256), --seconds N per request-rate row (default 3),
- * --no-gridfs, --no-clients, --out FILE, --smoke, --update-baseline (smoke: write the ratios as the new baseline).
+ * --no-gridfs, --no-clients, --out FILE, --smoke, --update-baseline (smoke: write the ratios as the new baseline),
+ * --before DIR (a checkout of an older berth with its example app built: benched as target "before").
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     'write-docs': { type: 'boolean', default: false },
     'update-baseline': { type: 'boolean', default: false },
+    before: { type: 'string' },
   },
 });
 
@@ -141,7 +143,12 @@ async function fixtures(scratch: string, size: number, label: string, concurrent
 }
 
 async function clientTools(scratch: string): Promise<Fixtures['clients']> {
-  const skopeo = execFileSync('bash', ['-c', 'command -v skopeo || true']).toString().trim();
+  let skopeo = execFileSync('bash', ['-c', 'command -v skopeo || true']).toString().trim();
+  if (!skopeo && process.getuid?.() === 0) {
+    log("installing Debian's skopeo with apt-get");
+    await run('apt-get', ['install', '-y', '-q', 'skopeo'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).catch(() => undefined);
+    skopeo = execFileSync('bash', ['-c', 'command -v skopeo || true']).toString().trim();
+  }
   if (!skopeo) {
     log('skopeo is not installed (apt-get install skopeo): client rows skipped');
     return undefined;
@@ -241,7 +248,9 @@ async function main(): Promise<void> {
   const space = await scratchSpace();
   log(`scratch space: ${space.dir} (${space.kind}); load generator pinned to core 1, servers to core 0`);
   const installed = await install({ references: !smoke && (wantedTargets === undefined || wantedTargets.some((t) => ['v3', 'v2', 'crane'].includes(t))) });
-  const list = allTargets(installed).filter((t) => wantedTargets === undefined || wantedTargets.includes(t.id));
+  // --before <checkout>: an older berth (its dist-example/ built) on the same node:http host, for before/after figures
+  const before = args.before === undefined ? undefined : { lib: join(args.before, 'dist-example/lib/index.js'), label: `berth before (${execFileSync('git', ['-C', args.before, 'rev-parse', '--short', 'HEAD']).toString().trim()})` };
+  const list = allTargets(installed, before).filter((t) => wantedTargets === undefined || wantedTargets.includes(t.id) || t.id === 'before');
   const workloads = WORKLOADS.filter((w) => (only === undefined || only.includes(w.id)) && (withClients || w.per !== 'none'));
   const versions: Record<string, string> = {};
   for (const t of list) versions[t.id] = await t.version();

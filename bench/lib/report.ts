@@ -154,6 +154,7 @@ export function tables(workloads: Workload[], targets: TargetInfo[], summaries: 
             ['berth', 'bare', 'berth / bare'],
             ['berth-express', 'v3', 'in Express / v3'],
             ['berth-express', 'bare', 'in Express / bare'],
+            ['berth', 'before', 'berth / before'],
           ]
         : [[ours, bare, "berth / driver's GridFSBucket"]];
     const ratioCols = pairs.filter(([a, b]) => has(a) && has(b));

@@ -196,7 +196,7 @@ async function versionOf(command: string, args: string[]): Promise<string> {
   }
 }
 
-export function targets(installed: Installed): Target[] {
+export function targets(installed: Installed, before?: { lib: string; label: string }): Target[] {
   const list: Target[] = [
     {
       id: 'berth',
@@ -221,6 +221,15 @@ export function targets(installed: Installed): Target[] {
       start: ({ root, port, log, cores }) => startPinned(cores, process.execPath, [installed.bareFs, root, String(port)], { env: nodeEnv({}), log }),
     },
   ];
+  if (before) {
+    list.push({
+      id: 'before',
+      label: before.label,
+      group: 'fs',
+      version: async () => before.label,
+      start: ({ root, port, log, cores }) => startPinned(cores, process.execPath, [installed.berthHttp, before.lib, String(port), 'fs', root], { env: nodeEnv({}), log }),
+    });
+  }
   if (installed.distribution) {
     const bin = installed.distribution;
     list.push({

@@ -279,17 +279,22 @@ const ranges: Workload = {
   groups: ['fs', 'gridfs'],
   async run(ctx) {
     const { a } = ctx.fx;
-    const random = prng(42);
     const conn = new Conn(ctx.port);
     await conn.ready();
     const t = performance.now();
-    for (let i = 0; i < 100; i++) {
-      const start = Math.floor(random() * (a.size - MiB));
-      const reply = await conn.request('GET', `/v2/bench/put/blobs/${a.digest}`, { Range: `bytes=${start}-${start + MiB - 1}` }, undefined, true);
-      expect(reply.status, 206, 'range GET');
+    // the same 100 ranges three times over on fs, so the figure rests on more than a quarter of a second
+    // (once on GridFS: the driver's ranged read takes a quarter of a second each on SecantusDB)
+    const rounds = ctx.group === 'fs' ? 3 : 1;
+    for (let round = 0; round < rounds; round++) {
+      const random = prng(42);
+      for (let i = 0; i < 100; i++) {
+        const start = Math.floor(random() * (a.size - MiB));
+        const reply = await conn.request('GET', `/v2/bench/put/blobs/${a.digest}`, { Range: `bytes=${start}-${start + MiB - 1}` }, undefined, true);
+        expect(reply.status, 206, 'range GET');
+      }
     }
     conn.close();
-    return { value: 100 / ((performance.now() - t) / 1000), requests: 100, bytes: 100 * MiB };
+    return { value: (rounds * 100) / ((performance.now() - t) / 1000), requests: rounds * 100, bytes: rounds * 100 * MiB };
   },
 };
 

@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { open, stat, unlink } from 'node:fs/promises';
+import { createReadStream, open as openCallback } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { Digest } from '../../digest.js';
 import type { BlobInfo, BlobStore, Page } from '../types.js';
@@ -8,6 +8,12 @@ import { BatchWriter, type Files, entries, isMissing, removeIfExists } from './f
 import { type Layout, digestFrom } from './layout.js';
 
 export const READ_CHUNK = 1024 * 1024;
+
+export function openForReading(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    openCallback(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd)));
+  });
+}
 
 /** Content-addressed blobs: `blobs/<alg>/<2 hex>/<hex>`, each renamed into place once complete. */
 export function fsBlobs(layout: Layout, files: Files, fsync: boolean, cache: RecordCache): BlobStore {
@@ -29,9 +35,10 @@ export function fsBlobs(layout: Layout, files: Files, fsync: boolean, cache: Rec
     },
 
     async open(digest, options = {}) {
-      let handle;
+      let fd: number;
       try {
-        handle = await open(layout.blob(digest), 'r');
+        // a plain descriptor: the stream then reads with callbacks, not through a FileHandle's promises
+        fd = await openForReading(layout.blob(digest));
       } catch (err) {
         if (isMissing(err)) return undefined;
         throw err;
@@ -39,7 +46,8 @@ export function fsBlobs(layout: Layout, files: Files, fsync: boolean, cache: Rec
       // opened first, so a concurrent delete cannot turn a found blob into a stream error
       const { range, signal } = options;
       return createReadStream('', {
-        fd: handle,
+        fd,
+        autoClose: true,
         highWaterMark: READ_CHUNK,
         ...(range && { start: range.start, end: range.end - 1 }),
         ...(signal && { signal }),
