@@ -106,6 +106,7 @@ export function uploadRoutes(ctx: Context): UploadRoutes {
     feed(req, body);
     const size = await uploads.append(upload.id, upload.size, body, {
       signal: call.signal,
+      last,
       ...(resumable && hash && { hashState: () => hash.save() }),
     });
     if (size === undefined) {

@@ -99,6 +99,11 @@ export interface AppendOptions extends Cancellable {
    * {@link UploadInfo.hashState}, so another process can continue the upload without re-reading it.
    */
   hashState?: () => Uint8Array | undefined;
+  /**
+   * No append follows: the request that sent `body` also closes the upload. A store may make the
+   * bytes durable as it writes them instead of at {@link UploadStore.commit}.
+   */
+  last?: boolean;
 }
 
 /**

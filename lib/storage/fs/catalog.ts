@@ -131,7 +131,7 @@ export class Catalog {
   /** Not synced: usage is an index that garbage collection recomputes, not a record. */
   async #writeUsage(name: string, usage: Usage): Promise<void> {
     try {
-      await this.#files.writeAtomic(this.#layout.catalogEntry(name), JSON.stringify(usage), false);
+      await this.#files.writeAtomic(this.#layout.catalogEntry(name), JSON.stringify(usage), { durable: false });
       this.#remember(name, usage);
     } catch (err) {
       this.#usage.delete(name);

@@ -52,10 +52,12 @@ export class Files {
   /**
    * Writes a whole file so that it appears at once. With fsync on, its bytes reach the disk before
    * the rename and the rename itself before the promise resolves, so a crash leaves the old file or
-   * the new one, never an empty one.
+   * the new one, never an empty one. `durable: false` skips both syncs (a record that can be rebuilt);
+   * `syncEntry: false` syncs the bytes but leaves the rename to a later directory sync (see {@link mark}).
    */
-  async writeAtomic(path: string, data: string | Uint8Array, durable = this.#fsync): Promise<void> {
-    await this.place(await this.#stage(data, durable), path, durable);
+  async writeAtomic(path: string, data: string | Uint8Array, options: { durable?: boolean; syncEntry?: boolean } = {}): Promise<void> {
+    const durable = options.durable ?? this.#fsync;
+    await this.place(await this.#stage(data, durable), path, durable && options.syncEntry !== false);
   }
 
   /**

@@ -35,8 +35,11 @@ export function fsLinks(layout: Layout, files: Files, catalog: Catalog, cache: R
         await catalog.add(name);
         return false;
       }
+      // the reverse link first, so the collector never sees a link without one (a crash in between leaves
+      // only a reverse link, which keeps the blob); its rename is made durable by the link's directory sync
+      // (journaling file systems commit metadata in order, see Files.mark): one directory sync, not two
+      await files.writeAtomic(layout.reverseLink(digest, name), name, { syncEntry: false });
       const created = await files.touch(layout.layer(name, digest));
-      if (created) await files.writeAtomic(layout.reverseLink(digest, name), name);
       await catalog.add(name);
       return created;
     },

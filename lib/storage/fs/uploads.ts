@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rm, rmdir, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isRepositoryName } from '../../names.js';
 import type { BlobStore, UploadInfo, UploadStore } from '../types.js';
@@ -11,13 +12,17 @@ import { type RecordCache, keys } from './cache.js';
 import type { Layout } from './layout.js';
 
 /**
- * Uploads in `uploads/<id>/`: `repository`, `data` (the bytes so far; its mtime is the last
- * activity) and `hash` (a saved hash state and the size it describes). Appends to one upload are
+ * Uploads in `uploads/<id>/`: `repository` (written at creation; its mtime is the activity of an
+ * upload with no bytes yet), `data` (the bytes so far, created by the first append; its mtime is the
+ * last activity) and `hash` (a saved hash state and the size it describes). Appends to one upload are
  * serialised through `locks`, shared by every store on the root in this process; the root's lock
  * file keeps other processes away, so what `known` remembers of an upload (shared the same way) is
  * what the disk says, and a PATCH reads nothing back.
  */
 export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync: boolean, locks: Map<string, Promise<unknown>>, known: Map<string, UploadInfo>, cache: RecordCache): UploadStore {
+  /** Uploads whose last append was written durably (`last`), with the size it left: commit need not sync them again. */
+  const synced = new Map<string, number>();
+
   /** Runs `fn` after every earlier call for the same upload has finished. */
   function serialised<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const previous = locks.get(id) ?? Promise.resolve();
@@ -40,13 +45,18 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
     try {
       const [repository, data, hash] = await Promise.all([
         readFile(layout.upload(id, 'repository'), 'utf8'),
-        stat(layout.upload(id, 'data')),
+        stat(layout.upload(id, 'data')).catch((err: unknown) => {
+          if (isMissing(err)) return undefined;
+          throw err;
+        }),
         readIfExists(layout.upload(id, 'hash')),
       ]);
-      const upload: UploadInfo = { id, repository, size: data.size, updatedAt: data.mtime };
+      // no data yet: nothing was appended since the upload was created
+      const activity = data ?? (await stat(layout.upload(id, 'repository')));
+      const upload: UploadInfo = { id, repository, size: data?.size ?? 0, updatedAt: activity.mtime };
       const state = hash && decodeState(hash);
       // a state saved for fewer bytes than the data holds (a crash between the two writes) is no state
-      if (state?.size === data.size) upload.hashState = state.state;
+      if (state?.size === upload.size) upload.hashState = state.state;
       // not remembered: a sweep or delete may be removing it right now; the next append (serialised with those) is
       return upload;
     } catch (err) {
@@ -75,7 +85,8 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
       if (!isRepositoryName(repository)) throw new Error(`fsStorage: invalid repository name ${JSON.stringify(repository)}`);
       const id = randomUUID();
       await mkdir(layout.upload(id), { recursive: true });
-      await Promise.all([writeFile(layout.upload(id, 'repository'), repository), writeFile(layout.upload(id, 'data'), '')]);
+      // the data file comes with the first append: a small push is dozens of file operations, and this saves two
+      await writeFile(layout.upload(id, 'repository'), repository);
       const upload = { id, repository, size: 0, updatedAt: new Date() };
       known.set(id, upload);
       return { ...upload };
@@ -92,7 +103,11 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
           return undefined;
         }
         const data = layout.upload(id, 'data');
-        const file = new BatchWriter(data, { flags: 'r+', start: offset });
+        // the first append creates the data file (its size was checked above: nothing is lost by truncating);
+        // the last one, followed by a commit, makes its bytes durable as it closes them
+        const durable = fsync && options.last === true;
+        const file = new BatchWriter(data, { flags: offset === 0 ? 'w' : 'r+', start: offset, sync: durable });
+        synced.delete(id);
         try {
           await pipeline(body, file, options.signal ? { signal: options.signal } : {});
         } catch (err) {
@@ -100,6 +115,7 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
           throw err;
         }
         const size = offset + file.bytesWritten;
+        if (durable) synced.set(id, size);
         const state = options.hashState?.();
         if (state) await files.writeAtomic(layout.upload(id, 'hash'), encodeState(size, state));
         const now = new Date();
@@ -116,8 +132,9 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
         const handle = await open(layout.upload(id, 'data'), 'r');
         return createReadStream('', { fd: handle, highWaterMark: READ_CHUNK, ...(options.signal && { signal: options.signal }) });
       } catch (err) {
-        if (isMissing(err)) return undefined;
-        throw err;
+        if (!isMissing(err)) throw err;
+        // an upload nothing was appended to yet holds no bytes
+        return (await info(id)) ? Readable.from([]) : undefined;
       }
     },
 
@@ -129,11 +146,14 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
         const current = await info(id);
         if (current?.size !== size) return undefined;
         try {
-          await files.syncFile(data);
+          // an upload nothing was appended to becomes the empty blob
+          if (size === 0) await writeFile(data, '', { flag: 'a' });
+          if (synced.get(id) !== size) await files.syncFile(data);
         } catch (err) {
           if (isMissing(err)) return undefined;
           throw err;
         }
+        synced.delete(id);
         // same content either way, so replacing a blob another client just committed is harmless
         await files.place(data, layout.blob(digest));
         known.delete(id);
@@ -152,6 +172,7 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
           () => false,
         );
         known.delete(id);
+        synced.delete(id);
         await rm(layout.upload(id), { recursive: true, force: true });
         return existed;
       });
@@ -165,6 +186,7 @@ export function fsUploads(layout: Layout, files: Files, blobs: BlobStore, fsync:
         const idle = upload ? upload.updatedAt < cutoff : await olderThan(layout.upload(id), cutoff);
         if (idle) {
           known.delete(id);
+          synced.delete(id);
           await rm(layout.upload(id), { recursive: true, force: true });
           removed++;
         }
