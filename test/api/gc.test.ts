@@ -156,7 +156,9 @@ for (const kind of testStores()) {
         }
       };
       const clients = [0, 1, 2, 3].map(client);
+      // at least 4 s of load, and at least 3 whole collections under it (a slow database may need longer)
       await new Promise((r) => setTimeout(r, 4000));
+      for (let waited = 0; runs < 3 && waited < 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
       stop = true;
       await Promise.all([gc, ...clients]);
       assert.ok(runs >= 3, `${runs} collections ran`);
