@@ -311,7 +311,8 @@ async function main(): Promise<void> {
     if (a < 0 || b < a) throw new Error(`${docs} has no ${begin} … ${end} section`);
     await writeFile(docs, `${text.slice(0, a + begin.length)}\n${header}\n\n${markdown}\n${text.slice(b)}`);
     await writeFile(join(REPO, 'docs/benchmarks.svg'), svg);
-    log('docs/benchmarks.md and docs/benchmarks.svg rewritten');
+    await writeFile(join(REPO, 'docs/benchmarks.json'), JSON.stringify(record, null, 2));
+    log('docs/benchmarks.md, docs/benchmarks.svg and docs/benchmarks.json rewritten');
   }
 
   if (smoke) process.exitCode = await judgeSmoke(summaries, workloads);
