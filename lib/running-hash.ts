@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type IHasher, createSHA256, createSHA512 } from 'hash-wasm';
+import type * as HashWasm from 'hash-wasm';
+import type { IHasher } from 'hash-wasm';
 import type { Algorithm } from './digest.js';
 
 /** A digest being computed over bytes that arrive in pieces, possibly across requests. */
@@ -35,7 +36,12 @@ function wrapNative(algorithm: Algorithm, hash: ReturnType<typeof createHash>): 
 
 // The saved state is valid only for the hash-wasm build that wrote it: tag it, and treat any other tag as no state.
 const FORMAT = 'hash-wasm/4.13';
-const makers: Record<Algorithm, () => Promise<IHasher>> = { sha256: createSHA256, sha512: createSHA512 };
+let wasm: Promise<typeof HashWasm> | undefined;
+/** Loaded by the first upload of a shared store: a process whose stores are local never pays its memory (about 10 MiB). */
+const makers: Record<Algorithm, () => Promise<IHasher>> = {
+  sha256: async () => (await (wasm ??= import('hash-wasm'))).createSHA256(),
+  sha512: async () => (await (wasm ??= import('hash-wasm'))).createSHA512(),
+};
 
 /** hash-wasm, whose state can be saved with an upload and resumed by another process. */
 export async function resumableHash(algorithm: Algorithm): Promise<RunningHash> {

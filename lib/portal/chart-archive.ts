@@ -1,6 +1,9 @@
 import { type Readable, Transform, type TransformCallback, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import tar from 'tar-stream';
+import type tar from 'tar-stream';
+
+/** Loaded with the first chart read: a host that never serves charts does not load it. */
+let tarStream: Promise<typeof tar> | undefined;
 
 /** Bounds on reading a chart archive, against gzip bombs and hostile tar files. */
 export interface ArchiveLimits {
@@ -37,7 +40,7 @@ const README = /^readme(?:\.md|\.markdown|\.txt)?$/i;
  * the chart's directory, or the data is not a gzip-compressed tar archive.
  */
 export async function readChartArchive(source: Readable, limits: ArchiveLimits, signal?: AbortSignal): Promise<ChartFiles> {
-  const extract = tar.extract();
+  const extract = (await (tarStream ??= import('tar-stream').then((m) => m.default))).extract();
   const compressed = meter(limits.maxCompressedSize, (n) => `the chart archive is larger than ${n} bytes`);
   const unpacked = meter(limits.maxTotalSize, (n) => `the chart archive unpacks to more than ${n} bytes`);
   const abort = () => source.destroy(new ArchiveError('reading the chart archive was cancelled'));
