@@ -232,22 +232,22 @@ export function chart(workloads: Workload[], summaries: Summary[], title: string
     .filter((w) => w.groups.includes('fs'))
     .map((w) => ({ w, v3: ratio(w, find('berth', w.id), find('v3', w.id)), bare: ratio(w, find('berth', w.id), find('bare', w.id)) }))
     .filter((r) => r.v3 !== undefined || r.bare !== undefined);
-  const left = 330;
-  const width = 900;
+  const left = 370;
+  const width = 980;
   const barH = 9;
   const rowH = 26;
   const top = 60;
   const height = top + rows.length * rowH + 50;
   const min = 0.125;
-  const max = 16;
-  const x = (v: number) => left + ((Math.log2(Math.min(Math.max(v, min), max)) - Math.log2(min)) / (Math.log2(max) - Math.log2(min))) * (width - left - 30);
+  const max = 32;
+  const x = (v: number) => left + ((Math.log2(Math.min(Math.max(v, min), max)) - Math.log2(min)) / (Math.log2(max) - Math.log2(min))) * (width - left - 50);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`);
   out.push(`<rect width="100%" height="100%" fill="#fff"/>`);
   out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="600">${esc(title)}</text>`);
   out.push(`<rect x="${left}" y="34" width="12" height="9" fill="#2f6fb5"/><text x="${left + 16}" y="42">berth / Distribution v3.1.1 (target ≥ 1.2)</text>`);
   out.push(`<rect x="${left + 300}" y="34" width="12" height="9" fill="#e0892b"/><text x="${left + 316}" y="42">berth / bare Node (target ≥ 0.85)</text>`);
-  for (const v of [0.125, 0.25, 0.5, 1, 2, 4, 8, 16]) {
+  for (const v of [0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32]) {
     out.push(`<line x1="${x(v)}" y1="${top - 6}" x2="${x(v)}" y2="${height - 40}" stroke="${v === 1 ? '#333' : '#ddd'}" stroke-width="${v === 1 ? 1.2 : 1}"/>`);
     out.push(`<text x="${x(v)}" y="${height - 26}" text-anchor="middle" fill="#555">${v}x</text>`);
   }
