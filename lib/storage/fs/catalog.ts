@@ -16,6 +16,10 @@ export interface CatalogCache {
   usage?: Map<string, Usage>;
   /** Usage changes per repository, one at a time across every store on the root. */
   usageQueue?: Map<string, Promise<unknown>>;
+  /** Repositories whose usage changed since it was last written to their entry file. */
+  usageUnwritten?: Set<string>;
+  /** The write of a repository's usage in flight, if any. */
+  usageWrites?: Map<string, Promise<void>>;
 }
 
 /**
@@ -31,6 +35,8 @@ export class Catalog {
   readonly #known = new Set<string>();
   readonly #usage: Map<string, Usage>;
   readonly #usageQueue: Map<string, Promise<unknown>>;
+  readonly #unwritten: Set<string>;
+  readonly #writes: Map<string, Promise<void>>;
 
   constructor(layout: Layout, files: Files, cache: CatalogCache, records: RecordCache) {
     this.#layout = layout;
@@ -39,6 +45,8 @@ export class Catalog {
     this.#records = records;
     this.#usage = cache.usage ??= new Map<string, Usage>();
     this.#usageQueue = cache.usageQueue ??= new Map<string, Promise<unknown>>();
+    this.#unwritten = cache.usageUnwritten ??= new Set<string>();
+    this.#writes = cache.usageWrites ??= new Map<string, Promise<void>>();
   }
 
   /** Makes `name` known (after a write into it). */
@@ -74,9 +82,12 @@ export class Catalog {
     return {
       has: async (name) => this.#known.has(name) || exists(layout.catalogEntry(name)),
       list: async (page) => paginate(await this.names(), page),
-      delete: async (name) => {
+      // one at a time with the repository's usage changes, so none of them writes its entry file back afterwards
+      delete: (name) => this.#serialised(name, async () => {
         this.#known.delete(name);
         this.#usage.delete(name);
+        this.#unwritten.delete(name);
+        await this.#writes.get(name);
         const existed = await removeIfExists(layout.catalogEntry(name));
         const sorted = await this.names();
         const at = position(sorted, name);
@@ -88,7 +99,7 @@ export class Catalog {
         }
         this.#records.dropPrefix(keys.repository(name));
         return existed;
-      },
+      }),
       // the usage lives in the catalog entry itself, as JSON; an empty entry is a repository with no usage yet
       usage: async (name) => this.#readUsage(name),
       addUsage: (name, delta) =>
@@ -96,14 +107,14 @@ export class Catalog {
           const usage = await this.#readUsage(name);
           if (!usage) return undefined;
           const after = { bytes: usage.bytes + delta, version: usage.version + 1 };
-          await this.#writeUsage(name, after);
+          this.#writeUsage(name, after);
           return after;
         }),
       setUsage: (name, bytes, version) =>
         this.#serialised(name, async () => {
           const usage = await this.#readUsage(name);
           if (usage?.version !== version) return false;
-          await this.#writeUsage(name, { bytes, version: version + 1 });
+          this.#writeUsage(name, { bytes, version: version + 1 });
           return true;
         }),
     };
@@ -128,15 +139,39 @@ export class Catalog {
     return usage;
   }
 
-  /** Not synced: usage is an index that garbage collection recomputes, not a record. */
-  async #writeUsage(name: string, usage: Usage): Promise<void> {
-    try {
-      await this.#files.writeAtomic(this.#layout.catalogEntry(name), JSON.stringify(usage), { durable: false });
-      this.#remember(name, usage);
-    } catch (err) {
-      this.#usage.delete(name);
-      throw err;
+  /**
+   * Written behind the change and not synced: usage is an index that garbage collection recomputes,
+   * not a record, and the copy in memory is the one that counts while this process holds the root.
+   * A push then waits for no file of it; a burst of pushes to one repository writes it once or twice.
+   */
+  #writeUsage(name: string, usage: Usage): void {
+    this.#remember(name, usage);
+    this.#unwritten.add(name);
+    this.#startWriting(name);
+  }
+
+  #startWriting(name: string): void {
+    if (this.#writes.has(name)) return; // the write in flight writes this too, when it loops
+    const writing = this.#writeUnwritten(name).finally(() => {
+      if (this.#writes.get(name) === writing) this.#writes.delete(name);
+      // a change that came after the loop's last look
+      if (this.#unwritten.has(name)) this.#startWriting(name);
+    });
+    this.#writes.set(name, writing);
+  }
+
+  async #writeUnwritten(name: string): Promise<void> {
+    while (this.#unwritten.delete(name)) {
+      const usage = this.#usage.get(name);
+      if (!usage) return; // the repository was deleted meanwhile
+      // a failed write (a full disk) leaves the old figure on disk: the next change writes again, the collector corrects it
+      await this.#files.writeAtomic(this.#layout.catalogEntry(name), JSON.stringify(usage), { durable: false }).catch(() => undefined);
     }
+  }
+
+  /** Resolves once every usage changed so far is in its entry file (before the root is released). */
+  async settle(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.all(this.#writes.values());
   }
 
   /** Usage changes of one repository, one at a time (one process serves a root). */

@@ -96,6 +96,7 @@ export function fsStorage(options: FsStorageOptions): Storage {
       }
     },
     async close() {
+      await catalog.settle();
       await lock.release();
     },
   };
