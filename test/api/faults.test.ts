@@ -309,6 +309,8 @@ describe('faults: a full disk (tmpfs)', { skip: process.getuid?.() !== 0 ? 'need
       assert.ok(logger.errors.length >= 1);
     } finally {
       await reg.close();
+      // the store too: what it writes behind a change (repository usage) must be done before the tmpfs goes
+      await reg.registry.close();
     }
   });
 });
