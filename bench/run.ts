@@ -7,7 +7,7 @@
  * each session starts a fresh server on a fresh root and warms it up first. Raw samples, medians,
  * ratios and the issue's target checks go to results/bench/<stamp>.json and .md.
  *
- *   npm run bench                          # everything, 3 repetitions (about 40 minutes)
+ *   npm run bench                          # everything, 3 repetitions (about 45 minutes on 2 cores)
  *   npm run bench -- --reps 1 --only mget-tag-c16,push-put --targets berth,v3,bare
  *   npm run bench -- --write-docs          # also rewrites the results section and chart of docs/benchmarks.md
  *   npm run bench:smoke                    # the CI subset: berth and the bare server, fails on a gross regression
