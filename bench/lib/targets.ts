@@ -196,6 +196,21 @@ async function versionOf(command: string, args: string[]): Promise<string> {
   }
 }
 
+/** Distribution v3 and Debian's docker-registry 2.8.2: the same YAML, the same command line. */
+function distributionTarget(id: string, label: string, bin: string): Target {
+  return {
+    id,
+    label,
+    group: 'fs',
+    version: () => versionOf(bin, ['--version']),
+    start: ({ root, port, log, cores }) => {
+      const config = join(root, '..', `registry-${port}.yml`);
+      writeFileSync(config, distributionConfig(root, port));
+      return startPinned(cores, bin, ['serve', config], { log });
+    },
+  };
+}
+
 export function targets(installed: Installed, before?: { lib: string; label: string }): Target[] {
   const list: Target[] = [
     {
@@ -230,34 +245,8 @@ export function targets(installed: Installed, before?: { lib: string; label: str
       start: ({ root, port, log, cores }) => startPinned(cores, process.execPath, [installed.berthHttp, before.lib, String(port), 'fs', root], { env: nodeEnv({}), log }),
     });
   }
-  if (installed.distribution) {
-    const bin = installed.distribution;
-    list.push({
-      id: 'v3',
-      label: 'Distribution v3.1.1',
-      group: 'fs',
-      version: () => versionOf(bin, ['--version']),
-      start: ({ root, port, log, cores }) => {
-        const config = join(root, '..', `registry-${port}.yml`);
-        writeFileSync(config, distributionConfig(root, port));
-        return startPinned(cores, bin, ['serve', config], { log });
-      },
-    });
-  }
-  if (installed.dockerRegistry) {
-    const bin = installed.dockerRegistry;
-    list.push({
-      id: 'v2',
-      label: 'docker-registry 2.8.2 (Debian)',
-      group: 'fs',
-      version: () => versionOf(bin, ['--version']),
-      start: ({ root, port, log, cores }) => {
-        const config = join(root, '..', `registry-${port}.yml`);
-        writeFileSync(config, distributionConfig(root, port));
-        return startPinned(cores, bin, ['serve', config], { log });
-      },
-    });
-  }
+  if (installed.distribution) list.push(distributionTarget('v3', 'Distribution v3.1.1', installed.distribution));
+  if (installed.dockerRegistry) list.push(distributionTarget('v2', 'docker-registry 2.8.2 (Debian)', installed.dockerRegistry));
   if (installed.crane) {
     const bin = installed.crane;
     list.push({
